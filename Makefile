@@ -1,0 +1,19 @@
+# nodenet.nmstate: `make demo` runs the main job on the lab, `make test` runs every test.
+SHELL := /bin/bash
+
+.PHONY: setup test demo lab-up lab-down lint
+
+setup:
+	@scripts/bootstrap.sh
+
+test:
+	@scripts/test.sh
+
+demo:
+	@scripts/demo.sh
+
+lab-up:
+	@venv=$$(scripts/bootstrap.sh | tail -n 1) && "$$venv/bin/python" tests/lab/labctl up --nodes 2 --nm all
+
+lab-down:
+	@venv=$$(scripts/bootstrap.sh | tail -n 1) && "$$venv/bin/python" tests/lab/labctl down

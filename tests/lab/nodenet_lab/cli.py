@@ -1,0 +1,72 @@
+"""labctl: up, status and down for the nodenet lab."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import controlplane, lab, settings, tools
+from .sh import LabError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="labctl",
+        description="Real nmstate, a real Kubernetes API server and SSH nodes in namespaces.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="bring the lab up (a no-op if it is already up as asked)")
+    up.add_argument("--nodes", type=int, default=2, help="number of nodes (default 2)")
+    up.add_argument(
+        "--nm",
+        default="none",
+        help="nodes that run NetworkManager: all, none, odd, even or names (default none)",
+    )
+    up.add_argument(
+        "--libnmstate",
+        default="all",
+        help="nodes where Python can import libnmstate; the others have only nmstatectl "
+        "(all, none, odd, even or names; default all)",
+    )
+    up.add_argument("--data-links", type=int, default=2, help="eth1..ethN per node (default 2)")
+    up.add_argument("--no-control-plane", action="store_true", help="nodes only, no Kubernetes")
+    sub.add_parser("build", help="build nmstate and the control plane into the cache (if missing)")
+    sub.add_parser("status", help="print what runs, as JSON")
+    sub.add_parser("down", help="stop everything the lab started and remove its links")
+    sub.add_parser("heartbeat", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    state_dir = settings.STATE_DIR
+    if os.geteuid() != 0 and args.command not in ("status", "build"):
+        print("labctl: the lab creates namespaces and links; run it as root", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "up":
+            spec = settings.build_spec(
+                args.nodes, args.nm, args.libnmstate, args.data_links, not args.no_control_plane
+            )
+            lab.up(spec, state_dir)
+            print(json.dumps(lab.status(state_dir), indent=2))
+        elif args.command == "build":
+            print(tools.ensure_nmstate())
+            print(tools.ensure_control_plane())
+        elif args.command == "status":
+            report = lab.status(state_dir)
+            print(json.dumps(report, indent=2))
+            return 0 if report["up"] else 1
+        elif args.command == "down":
+            lab.down(state_dir)
+        elif args.command == "heartbeat":
+            current = lab.LabState.load(state_dir)
+            if current is None:
+                raise LabError("no lab is up")
+            controlplane.heartbeat(state_dir / "kubeconfig", current.spec)
+    except (LabError, ValueError) as exc:
+        print(f"labctl: {exc}", file=sys.stderr)
+        return 1
+    return 0

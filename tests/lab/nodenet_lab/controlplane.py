@@ -1,0 +1,268 @@
+"""The lab's Kubernetes control plane: etcd, kube-apiserver and a kube-controller-manager on
+loopback, plus one Node object per lab node whose Ready condition the lab keeps fresh."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import shutil
+import socket
+import ssl
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from . import pki, procs, settings
+from .settings import LabSpec, NodeSpec
+from .sh import LabError
+
+SERVICE_CIDR = "10.96.0.0/24"
+SERVICE_IP = "10.96.0.1"
+LAB_LABEL = "nodenet.lab/node"
+HEARTBEAT_SECONDS = 10
+
+
+def apiserver_url() -> str:
+    return f"https://127.0.0.1:{settings.APISERVER_PORT}"
+
+
+def check_ports_free() -> None:
+    for port in (settings.ETCD_CLIENT_PORT, settings.ETCD_PEER_PORT, settings.APISERVER_PORT):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise LabError(
+                    f"port {port} on 127.0.0.1 is already in use; is another lab running?"
+                )
+
+
+def write_kubeconfig(pki_dir: Path, path: Path) -> None:
+    def b64(name: str) -> str:
+        return base64.b64encode((pki_dir / name).read_bytes()).decode()
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "nodenet-lab",
+                "cluster": {"server": apiserver_url(), "certificate-authority-data": b64("ca.crt")},
+            }
+        ],
+        "users": [
+            {
+                "name": "nodenet-lab-admin",
+                "user": {
+                    "client-certificate-data": b64("admin.crt"),
+                    "client-key-data": b64("admin.key"),
+                },
+            }
+        ],
+        "contexts": [
+            {
+                "name": "nodenet-lab",
+                "context": {"cluster": "nodenet-lab", "user": "nodenet-lab-admin"},
+            }
+        ],
+        "current-context": "nodenet-lab",
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+
+
+def start(state: Path, binaries: Path) -> list[procs.Tracked]:
+    """Start etcd, the API server and the controller manager; return once the API is ready."""
+    check_ports_free()
+    pki_dir = state / "pki"
+    pki.generate(pki_dir, SERVICE_IP)
+    write_kubeconfig(pki_dir, state / "kubeconfig")
+    etcd_data = state / "etcd"
+    shutil.rmtree(etcd_data, ignore_errors=True)
+    logs = state / "logs"
+    etcd_url = f"http://127.0.0.1:{settings.ETCD_CLIENT_PORT}"
+    peer_url = f"http://127.0.0.1:{settings.ETCD_PEER_PORT}"
+    started = [
+        procs.spawn(
+            "etcd",
+            [
+                str(binaries / "etcd"),
+                "--name=lab",
+                f"--data-dir={etcd_data}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=lab={peer_url}",
+                "--listen-metrics-urls=",
+                # A throwaway store: durability costs seconds per apply and buys nothing here.
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+            logs / "etcd.log",
+        )
+    ]
+    try:
+        started.append(
+            procs.spawn(
+                "kube-apiserver",
+                [
+                    str(binaries / "kube-apiserver"),
+                    f"--etcd-servers={etcd_url}",
+                    "--bind-address=127.0.0.1",
+                    f"--advertise-address={settings.mgmt_gateway()}",
+                    f"--secure-port={settings.APISERVER_PORT}",
+                    f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--client-ca-file={pki_dir / 'ca.crt'}",
+                    f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
+                    f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
+                    f"--service-account-key-file={pki_dir / 'sa.pub'}",
+                    f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
+                    "--service-account-issuer=https://kubernetes.default.svc",
+                    "--authorization-mode=Node,RBAC",
+                    "--allow-privileged=true",
+                    "--enable-priority-and-fairness=false",
+                    "--profiling=false",
+                    "--v=0",
+                ],
+                logs / "kube-apiserver.log",
+            )
+        )
+        wait_ready(pki_dir, started)
+        started.append(
+            procs.spawn(
+                "kube-controller-manager",
+                [
+                    str(binaries / "kube-controller-manager"),
+                    f"--kubeconfig={state / 'kubeconfig'}",
+                    # No kubelets and no cloud: only the controllers that work on API objects.
+                    "--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token",
+                    f"--service-account-private-key-file={pki_dir / 'sa.key'}",
+                    f"--root-ca-file={pki_dir / 'ca.crt'}",
+                    "--leader-elect=false",
+                    "--secure-port=0",
+                    "--v=0",
+                ],
+                logs / "kube-controller-manager.log",
+            )
+        )
+    except BaseException:
+        for proc in reversed(started):
+            procs.stop(proc)
+        raise
+    return started
+
+
+def wait_ready(pki_dir: Path, started: list[procs.Tracked], timeout: float = 90) -> None:
+    context = ssl.create_default_context(cafile=str(pki_dir / "ca.crt"))
+    context.load_cert_chain(str(pki_dir / "admin.crt"), str(pki_dir / "admin.key"))
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        for proc in started:
+            if not procs.is_alive(proc):
+                raise LabError(f"{proc.name} exited while starting; see its log in the lab's logs/")
+        try:
+            with urllib.request.urlopen(
+                f"{apiserver_url()}/readyz", context=context, timeout=2
+            ) as r:
+                if r.status == 200:
+                    return
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise LabError(f"kube-apiserver was not ready within {timeout:.0f} s: {last}")
+
+
+def node_object(node: NodeSpec) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": node.name,
+            "labels": {
+                "kubernetes.io/hostname": node.name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node-role.kubernetes.io/worker": "",
+                LAB_LABEL: "true",
+                "nodenet.lab/network-manager": str(node.network_manager).lower(),
+                "nodenet.lab/libnmstate": str(node.libnmstate).lower(),
+            },
+        },
+    }
+
+
+def node_status(node: NodeSpec, ready: bool) -> dict:
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "status": {
+            "addresses": [
+                {"type": "InternalIP", "address": node.address},
+                {"type": "Hostname", "address": node.name},
+            ],
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if ready else "False",
+                    "reason": "LabNodeReady" if ready else "LabNodeUnreachable",
+                    "message": "sshd answers" if ready else "sshd does not answer",
+                    "lastHeartbeatTime": now,
+                    "lastTransitionTime": now,
+                }
+            ],
+            "capacity": {"cpu": "2", "memory": "1Gi", "pods": "110"},
+            "allocatable": {"cpu": "2", "memory": "1Gi", "pods": "110"},
+        }
+    }
+
+
+def api_client(kubeconfig: Path):
+    from kubernetes import client, config
+
+    return client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
+
+
+def register_nodes(kubeconfig: Path, spec: LabSpec) -> None:
+    from kubernetes.client.rest import ApiException
+
+    core = api_client(kubeconfig)
+    for node in spec.nodes:
+        try:
+            core.create_node(node_object(node))
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        core.patch_node_status(node.name, node_status(node, ready=True))
+
+
+def ssh_answers(address: str) -> bool:
+    try:
+        with socket.create_connection((address, 22), timeout=1) as conn:
+            return conn.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def heartbeat(kubeconfig: Path, spec: LabSpec) -> None:
+    """Stand in for the kubelets: keep each Node's Ready condition true while its sshd answers."""
+    from kubernetes.client.rest import ApiException
+
+    core = api_client(kubeconfig)
+    last: dict[str, bool] = {}
+    while True:
+        for node in spec.nodes:
+            ready = ssh_answers(node.address)
+            status = node_status(node, ready)
+            if last.get(node.name) == ready:
+                # Only the heartbeat moves; a transition time must stay where the change was.
+                del status["status"]["conditions"][0]["lastTransitionTime"]
+            try:
+                core.patch_node_status(node.name, status)
+                last[node.name] = ready
+            except ApiException as exc:
+                if exc.status != 404:  # a test may delete a Node on purpose
+                    print(f"heartbeat for {node.name} failed: {exc.reason}", flush=True)
+            except OSError as exc:
+                print(f"heartbeat for {node.name} failed: {exc}", flush=True)
+        time.sleep(HEARTBEAT_SECONDS)
