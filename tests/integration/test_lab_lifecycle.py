@@ -27,7 +27,9 @@ def processes() -> dict[int, tuple[str, str]]:
             netns = os.readlink(entry / "ns" / "net")
         except OSError:
             continue
-        program = os.path.basename(argv[0].decode(errors="replace").split()[0]) if argv[0] else ""
+        # Daemons retitle themselves ("sshd: /usr/sbin/sshd -D ... [listener]"): first word only.
+        first = argv[0].decode(errors="replace").split()
+        program = os.path.basename(first[0]).rstrip(":") if first else ""
         if program in ("bash", "python", "python3") and len(argv) > 1:
             program = os.path.basename(argv[1].decode(errors="replace")) or program
         table[int(entry.name)] = (program, netns)
