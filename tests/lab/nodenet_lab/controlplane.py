@@ -244,12 +244,22 @@ def ssh_answers(address: str) -> bool:
         return False
 
 
+def current_readiness(core) -> dict[str, bool]:
+    """Each Node's Ready status as the API server has it now."""
+    readiness = {}
+    for node in core.list_node().items:
+        ready = next((c for c in node.status.conditions or [] if c.type == "Ready"), None)
+        if ready is not None:
+            readiness[node.metadata.name] = ready.status == "True"
+    return readiness
+
+
 def heartbeat(kubeconfig: Path, spec: LabSpec) -> None:
     """Stand in for the kubelets: keep each Node's Ready condition true while its sshd answers."""
     from kubernetes.client.rest import ApiException
 
     core = api_client(kubeconfig)
-    last: dict[str, bool] = {}
+    last = {name: ready for name, ready in current_readiness(core).items() if name in spec.names}
     while True:
         for node in spec.nodes:
             ready = ssh_answers(node.address)

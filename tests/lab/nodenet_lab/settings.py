@@ -72,6 +72,10 @@ class LabSpec:
     data_links: int = 2
     control_plane: bool = True
 
+    @property
+    def names(self) -> set[str]:
+        return {node.name for node in self.nodes}
+
     def to_dict(self) -> dict:
         return asdict(self)
 
