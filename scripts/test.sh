@@ -15,8 +15,8 @@ ruff check .
 ruff format --check .
 shellcheck scripts/*.sh .ci/run tests/lab/build/*.sh tests/lab/nodenet_lab/*.sh
 
-stage "unit tests"
-python -m pytest -q tests/unit
+stage "lab unit tests"
+python -m pytest -q tests/lab/unit
 
 stage "lab integration tests (real nmstate, API server and SSH nodes)"
 python -m pytest -q -p no:cacheprovider tests/integration

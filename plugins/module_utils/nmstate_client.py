@@ -1,0 +1,307 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodenet.nmstate contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""The one place that talks to nmstate on a node.
+
+The Python binding ``libnmstate`` is used when it can be imported; otherwise ``nmstatectl``,
+with states passed as JSON on stdin and read back as JSON on stdout, never through a shell.
+Both raise :class:`NmstateError` with nmstate's own message and a category Ansible users can
+act on.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import logging
+import os
+import re
+
+# nmstate's error kinds (its ErrorKind enum, and python3-libnmstate's classes) by category.
+ERROR_CATEGORIES = {
+    "InvalidArgument": "invalid_argument",
+    "NmstateValueError": "invalid_argument",
+    "VerificationError": "verification_failed",
+    "NmstateVerificationError": "verification_failed",
+    "KernelIntegerRoundedError": "verification_failed",
+    "NmstateKernelIntegerRoundedError": "verification_failed",
+    "NotSupportedError": "not_supported",
+    "NmstateNotSupportedError": "not_supported",
+    "NotImplementedError": "not_supported",
+    "NmstateNotImplementedError": "not_supported",
+    "PluginFailure": "backend_failure",
+    "NmstatePluginError": "backend_failure",
+    "NmstateLibnmError": "backend_failure",
+    "NmstateTimeoutError": "backend_failure",
+    "Timeout": "backend_failure",
+    "Bug": "backend_failure",
+    "NmstateInternalError": "backend_failure",
+    "PermissionError": "permission",
+    "NmstatePermissionError": "permission",
+    "DependencyError": "dependency",
+    "NmstateDependencyError": "dependency",
+}
+
+CATEGORY_HINTS = {
+    "invalid_argument": "nmstate rejected the desired state",
+    "verification_failed": "the state was applied but the node does not show it; nmstate reverted it",
+    "not_supported": "this node's nmstate or kernel does not support part of the state",
+    "backend_failure": "nmstate's backend (NetworkManager or the kernel) failed",
+    "permission": "nmstate needs root on the node (use become)",
+    "dependency": "a dependency of nmstate is missing on the node",
+    "missing": "nmstate is not installed on the node",
+    "nmstate_error": "nmstate failed",
+}
+
+CHECKPOINT_RE = re.compile(r"(/org/freedesktop/NetworkManager/Checkpoint/\d+)")
+# nmstatectl prints failures as "NmstateError: <Kind>: <message>".
+NMSTATECTL_ERROR_RE = re.compile(r"NmstateError: (\w+): (.*)", re.DOTALL)
+
+INSTALL_HINTS = (
+    (("rhel", "centos", "fedora", "rocky", "almalinux", "ol"),
+     "dnf install nmstate python3-libnmstate NetworkManager"),
+    (("debian", "ubuntu"),
+     "apt-get install nmstate (where the release packages it; otherwise build nmstatectl "
+     "with 'cargo install nmstatectl')"),
+    (("opensuse", "sles", "suse"), "zypper install nmstate"),
+    (("arch",), "pacman -S nmstate"),
+)  # fmt: skip
+
+NMSTATECTL_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+
+
+class NmstateError(Exception):
+    """A failure of nmstate, with its category, nmstate's own kind and its message."""
+
+    def __init__(self, message, category="nmstate_error", nmstate_kind=None):
+        super(NmstateError, self).__init__(message)
+        self.message = message
+        self.category = category
+        self.nmstate_kind = nmstate_kind
+
+    def describe(self):
+        return "%s (%s): %s" % (CATEGORY_HINTS.get(self.category, "nmstate failed"),
+                                self.nmstate_kind or self.category, self.message)  # fmt: skip
+
+    def to_result(self):
+        return {
+            "msg": self.describe(),
+            "error_category": self.category,
+            "nmstate_error_kind": self.nmstate_kind,
+            "nmstate_message": self.message,
+        }
+
+
+def error_from_kind(kind, message):
+    return NmstateError(message, ERROR_CATEGORIES.get(kind, "nmstate_error"), kind)
+
+
+def install_hint(os_release_path="/etc/os-release"):
+    """How to install nmstate on this node's distribution, from /etc/os-release."""
+    ids = []
+    try:
+        with open(os_release_path) as handle:
+            for line in handle:
+                key, _, value = line.strip().partition("=")
+                if key in ("ID", "ID_LIKE"):
+                    ids.extend(value.strip("\"'").split())
+    except (IOError, OSError):
+        pass
+    for families, command in INSTALL_HINTS:
+        if any(i in families for i in ids):
+            return command
+    return "install nmstate (nmstatectl) from your distribution, or 'cargo install nmstatectl'"
+
+
+def network_manager_running(proc="/proc"):
+    """True if a NetworkManager process runs here; nmstate's NM mode needs one."""
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return False
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, entry, "comm")) as handle:
+                if handle.read().strip() == "NetworkManager":
+                    return True
+        except (IOError, OSError):
+            continue
+    return False
+
+
+class _LogCapture(logging.Handler):
+    """Collects libnmstate's log lines: the checkpoint it creates is only reported there."""
+
+    def __init__(self):
+        logging.Handler.__init__(self, logging.DEBUG)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+class LibnmstateClient(object):
+    """nmstate through its Python binding."""
+
+    access = "libnmstate"
+
+    def __init__(self, libnmstate):
+        self._lib = libnmstate
+
+    @property
+    def version(self):
+        return getattr(self._lib, "__version__", "unknown")
+
+    def _call(self, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except Exception as exc:  # every libnmstate failure derives from NmstateError
+            kind = getattr(exc, "kind", None) or type(exc).__name__
+            raise error_from_kind(kind, str(exc))
+
+    def show(self, running_config=False, kernel_only=False):
+        # python3-libnmstate's show_running_config() has no kernel-only form.
+        if running_config and not kernel_only:
+            return self._call(self._lib.show_running_config)
+        return self._call(self._lib.show, kernel_only=kernel_only)
+
+    def apply(self, state, kernel_only=False, verify=True, save_to_disk=True, commit=True,
+              rollback_timeout=60):  # fmt: skip
+        """Apply `state`; return the NetworkManager checkpoint left pending, if any."""
+        capture = _LogCapture()
+        logger = logging.getLogger("libnmstate")
+        logger.addHandler(capture)
+        previous_level = logger.level
+        logger.setLevel(logging.DEBUG)
+        try:
+            self._call(self._lib.apply, state, kernel_only=kernel_only, verify_change=verify,
+                       save_to_disk=save_to_disk, commit=commit,
+                       rollback_timeout=rollback_timeout)  # fmt: skip
+        finally:
+            logger.removeHandler(capture)
+            logger.setLevel(previous_level)
+        if commit:
+            return None
+        found = [m.group(1) for m in map(CHECKPOINT_RE.search, capture.lines) if m]
+        return found[-1] if found else None
+
+    def commit(self, checkpoint=None):
+        self._call(self._lib.commit, checkpoint=checkpoint)
+
+    def rollback(self, checkpoint=None):
+        self._call(self._lib.rollback, checkpoint=checkpoint)
+
+    def generate_differences(self, new_state, old_state):
+        if not hasattr(self._lib, "generate_differences"):
+            return None
+        return self._call(self._lib.generate_differences, new_state, old_state)
+
+
+class NmstatectlClient(object):
+    """nmstate through its command-line tool; `run_command` is AnsibleModule.run_command."""
+
+    access = "nmstatectl"
+
+    def __init__(self, path, run_command):
+        self.path = path
+        self._run_command = run_command
+        self._version = None
+
+    def _run(self, args, data=None):
+        rc, out, err = self._run_command(
+            [self.path] + args,
+            data=None if data is None else json.dumps(data),
+            binary_data=True,
+            environ_update={"LC_ALL": "C"},
+        )
+        if rc != 0:
+            match = NMSTATECTL_ERROR_RE.search(err) or NMSTATECTL_ERROR_RE.search(out)
+            if match:
+                raise error_from_kind(match.group(1), match.group(2).strip())
+            raise NmstateError(
+                "nmstatectl %s exited %d: %s" % (args[0], rc, (err or out).strip()[-2000:])
+            )
+        return out, err
+
+    @property
+    def version(self):
+        if self._version is None:
+            out, _ = self._run(["--version"])
+            self._version = out.strip().split()[-1] if out.strip() else "unknown"
+        return self._version
+
+    def show(self, running_config=False, kernel_only=False):
+        args = ["show", "--json"]
+        if running_config:
+            args.append("--running-config")
+        if kernel_only:
+            args.append("--kernel")
+        out, _ = self._run(args)
+        try:
+            return json.loads(out)
+        except ValueError:
+            raise NmstateError("nmstatectl show printed no JSON: %s" % out[:500])
+
+    def apply(self, state, kernel_only=False, verify=True, save_to_disk=True, commit=True,
+              rollback_timeout=60):  # fmt: skip
+        """Apply `state`; return the NetworkManager checkpoint left pending, if any."""
+        args = ["apply"]
+        if kernel_only:
+            args.append("--kernel")
+        if not verify:
+            args.append("--no-verify")
+        if not save_to_disk:
+            args.append("--memory-only")
+        if not commit:
+            args += ["--no-commit", "--timeout", str(int(rollback_timeout))]
+        out, err = self._run(args, data=state)
+        if commit:
+            return None
+        found = CHECKPOINT_RE.findall(out + "\n" + err)
+        return found[-1] if found else None
+
+    def commit(self, checkpoint=None):
+        self._run(["commit"] + ([checkpoint] if checkpoint else []))
+
+    def rollback(self, checkpoint=None):
+        self._run(["rollback"] + ([checkpoint] if checkpoint else []))
+
+    def generate_differences(self, new_state, old_state):
+        # nmstatectl has no command for nmstate's difference generator.
+        return None
+
+
+def import_libnmstate():
+    try:
+        import libnmstate  # pylint: disable=import-error
+    except ImportError:
+        return None
+    return libnmstate
+
+
+def find_client(module, prefer="auto"):
+    """The best nmstate access path on this node: libnmstate if importable, else nmstatectl.
+
+    `prefer` is 'auto', 'libnmstate' or 'nmstatectl'. Raises NmstateError(category='missing')
+    with the install command for this distribution when nothing is found.
+    """
+    if prefer in ("auto", "libnmstate"):
+        libnmstate = import_libnmstate()
+        if libnmstate is not None:
+            return LibnmstateClient(libnmstate)
+    if prefer in ("auto", "nmstatectl"):
+        path = module.get_bin_path("nmstatectl", opt_dirs=NMSTATECTL_DIRS)
+        if path:
+            return NmstatectlClient(path, module.run_command)
+    wanted = {"auto": "libnmstate (python3-libnmstate) nor nmstatectl",
+              "libnmstate": "libnmstate (python3-libnmstate)",
+              "nmstatectl": "nmstatectl"}[prefer]  # fmt: skip
+    raise NmstateError(
+        "neither %s was found on this node. Install it with: %s" % (wanted, install_hint())
+        if prefer == "auto"
+        else "%s was not found on this node. Install it with: %s" % (wanted, install_hint()),
+        category="missing",
+    )

@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodenet.nmstate contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Pure functions over nmstate states (dicts): validation of their shape, the parts a desired
+state touches, whether the current state already satisfies it, noise filtering and secrets.
+
+Nothing here talks to nmstate; nmstate itself stays the judge of what a state means.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import fnmatch
+
+TOP_LEVEL_KEYS = (
+    "interfaces", "routes", "route-rules", "dns-resolver", "hostname", "ovs-db", "ovn",
+    "description",
+)  # fmt: skip
+
+# Keys whose values nmstate may print but are never part of a config: they change on their own.
+VOLATILE_KEYS = frozenset(
+    ["hello-timer", "gc-timer", "valid-life-time", "preferred-life-time", "statistics"]
+)
+
+ADDRESS_VOLATILE_KEYS = frozenset(["protocol"])
+
+# Keys under which nmstate states carry secrets (802.1x, wifi, ipsec, macsec, ...).
+SECRET_KEYS = frozenset(
+    ["password", "private-key-password", "phase2-password", "psk", "secret", "pin",
+     "mka-cak", "mka-ckn", "private-key", "pre-shared-key", "ikev2-psk"]
+)  # fmt: skip
+HIDDEN_SECRET = "<_password_hid_by_nmstate>"
+
+# Lists whose order means nothing: compared as sets of their items.
+UNORDERED_LISTS = frozenset(["address", "port", "server", "search", "config"])
+
+
+class StateError(ValueError):
+    """A desired state that is not shaped like an nmstate state."""
+
+
+def check_shape(state):
+    """Reject what nmstate would misread: a non-mapping, unknown top-level keys, bad lists."""
+    if not isinstance(state, dict):
+        raise StateError(
+            "the state must be a mapping with keys such as interfaces, routes, route-rules, "
+            "dns-resolver; got a %s" % type(state).__name__
+        )
+    if not state:
+        raise StateError("the state is empty: give at least one of %s" % ", ".join(TOP_LEVEL_KEYS))
+    unknown = sorted(k for k in state if k not in TOP_LEVEL_KEYS)
+    if unknown:
+        raise StateError(
+            "unknown top-level key(s) %s; nmstate states have %s"
+            % (", ".join(unknown), ", ".join(TOP_LEVEL_KEYS))
+        )
+    interfaces = state.get("interfaces", [])
+    if not isinstance(interfaces, list) or not all(isinstance(i, dict) for i in interfaces):
+        raise StateError("'interfaces' must be a list of mappings")
+    for iface in interfaces:
+        if not iface.get("name"):
+            raise StateError("every interface needs a 'name': %r" % (iface,))
+
+
+def strip_volatile(value, parent=None):
+    """A copy of a state without the values that change by themselves."""
+    if isinstance(value, dict):
+        # An address's origin ("protocol": "kernel_ll") comes and goes between two reads.
+        skip = VOLATILE_KEYS | (ADDRESS_VOLATILE_KEYS if parent == "address" else frozenset())
+        return dict((k, strip_volatile(v, k)) for k, v in value.items() if k not in skip)
+    if isinstance(value, list):
+        return [strip_volatile(v, parent) for v in value]
+    return value
+
+
+def referenced_interfaces(desired):
+    """Interface names the desired state names, itself or as ports and parents."""
+    names = set()
+    for iface in desired.get("interfaces", []):
+        names.add(iface["name"])
+        for section in ("bridge", "link-aggregation", "vrf"):
+            for port in (iface.get(section) or {}).get("port") or []:
+                names.add(port["name"] if isinstance(port, dict) else port)
+        for section in ("vlan", "vxlan", "mac-vlan", "mac-vtap", "ipvlan", "veth"):
+            parent = (iface.get(section) or {}).get("base-iface") or (iface.get(section) or {}).get(
+                "peer"
+            )
+            if parent:
+                names.add(parent)
+    return names
+
+
+def touched(state, desired):
+    """The parts of `state` that `desired` names: its interfaces and top-level sections."""
+    names = referenced_interfaces(desired)
+    part = {"interfaces": [i for i in state.get("interfaces", []) if i.get("name") in names]}
+    for key in desired:
+        if key != "interfaces" and key in state:
+            part[key] = copy.deepcopy(state[key])
+    return strip_volatile(part)
+
+
+def _normal(value):
+    if isinstance(value, str):
+        return value.lower()
+    return value
+
+
+def _matches(desired, current, key=None):
+    """True if `current` already has every value `desired` asks for."""
+    if isinstance(desired, dict):
+        if not isinstance(current, dict):
+            return False
+        return all(_matches(v, current.get(k), k) for k, v in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(current, list) or len(desired) != len(current):
+            return False
+        if key in UNORDERED_LISTS:
+            remaining = list(current)
+            for item in desired:
+                hit = next((c for c in remaining if _matches(item, c)), None)
+                if hit is None:
+                    return False
+                remaining.remove(hit)
+            return True
+        return all(_matches(d, c) for d, c in zip(desired, current))
+    if isinstance(desired, bool) or isinstance(current, bool):
+        return desired is current
+    if desired == current:
+        return True
+    return str(_normal(desired)) == str(_normal(current))
+
+
+def unsatisfied(desired, current):
+    """What in `desired` the `current` state does not already have: empty means no change.
+
+    A best-effort prediction for check mode; nmstate's own verification decides on apply.
+    """
+    pending = {}
+    by_name = dict((i.get("name"), i) for i in current.get("interfaces", []))
+    ifaces = []
+    for iface in desired.get("interfaces", []):
+        now = by_name.get(iface["name"])
+        wanted_state = iface.get("state", "up")
+        if wanted_state == "absent":
+            if now is not None:
+                ifaces.append(iface)
+            continue
+        if now is None or not _matches(iface, now):
+            ifaces.append(iface)
+    if ifaces:
+        pending["interfaces"] = ifaces
+    for key in ("routes", "route-rules"):
+        wanted = (desired.get(key) or {}).get("config") or []
+        have = (current.get(key) or {}).get("config") or []
+        missing = []
+        for entry in wanted:
+            present = any(_matches(dict((k, v) for k, v in entry.items() if k != "state"), h)
+                          for h in have)  # fmt: skip
+            if present == (entry.get("state") == "absent"):
+                missing.append(entry)
+        if missing:
+            pending[key] = {"config": missing}
+    for key in ("dns-resolver", "hostname"):
+        if key in desired:
+            wanted = (desired[key] or {}).get("config") if isinstance(desired[key], dict) else None
+            have = (current.get(key) or {}).get("config")
+            if wanted is not None and not _matches(wanted, have or {}):
+                pending[key] = desired[key]
+    for key in ("ovs-db", "ovn", "description"):
+        if key in desired and not _matches(desired[key], current.get(key)):
+            pending[key] = desired[key]
+    return pending
+
+
+def predicted(current_touched, desired):
+    """`current_touched` with `desired` laid over it: what the touched parts would look like."""
+    result = copy.deepcopy(current_touched)
+    by_name = dict((i["name"], i) for i in result.get("interfaces", []))
+    for iface in desired.get("interfaces", []):
+        if iface.get("state") == "absent":
+            result["interfaces"] = [i for i in result["interfaces"] if i["name"] != iface["name"]]
+            by_name.pop(iface["name"], None)
+        elif iface["name"] in by_name:
+            _overlay(by_name[iface["name"]], iface)
+        else:
+            result.setdefault("interfaces", []).append(copy.deepcopy(iface))
+    for key, value in desired.items():
+        if key != "interfaces":
+            if isinstance(value, dict) and isinstance(result.get(key), dict):
+                _overlay(result[key], value)
+            else:
+                result[key] = copy.deepcopy(value)
+    return result
+
+
+def _overlay(target, source):
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _overlay(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def secret_values(state):
+    """Every secret string in a state, so Ansible can mask it in any output."""
+    found = set()
+    if isinstance(state, dict):
+        for key, value in state.items():
+            if key in SECRET_KEYS and isinstance(value, str) and value != HIDDEN_SECRET:
+                found.add(value)
+            else:
+                found |= secret_values(value)
+    elif isinstance(state, list):
+        for value in state:
+            found |= secret_values(value)
+    return found
+
+
+def filter_state(state, names=None, types=None, drop_noise=False):
+    """Interfaces matching any of the name globs and types; optionally without noise.
+
+    Noise, as kubernetes-nmstate filters it: interfaces nmstate ignores (unmanaged veth peers
+    of containers) and values that change by themselves (bridge timers, address lifetimes).
+    """
+    result = copy.deepcopy(state)
+    interfaces = result.get("interfaces", [])
+    if names:
+        interfaces = [
+            i for i in interfaces if any(fnmatch.fnmatchcase(i.get("name", ""), n) for n in names)
+        ]
+    if types:
+        interfaces = [i for i in interfaces if i.get("type") in types]
+    if drop_noise:
+        ignored = set(i.get("name") for i in interfaces if i.get("state") == "ignore")
+        interfaces = [i for i in interfaces if i.get("name") not in ignored]
+        for section in ("routes",):
+            for kind in ("running", "config"):
+                entries = (result.get(section) or {}).get(kind)
+                if entries:
+                    result[section][kind] = [
+                        r for r in entries if r.get("next-hop-interface") not in ignored
+                    ]
+        result = strip_volatile(result)
+        result["interfaces"] = strip_volatile(interfaces)
+        return result
+    result["interfaces"] = interfaces
+    return result

@@ -1,0 +1,383 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: nodenet.nmstate contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nmstate_apply
+short_description: Apply a desired nmstate network state on a node
+version_added: "0.1.0"
+description:
+  - Applies a full or partial nmstate desired state (interfaces, routes, route rules, DNS,
+    hostname, OVS database) on the managed node, through the Python binding C(libnmstate) when
+    it can be imported and C(nmstatectl) otherwise.
+  - Works in nmstate's NetworkManager mode (with checkpoints and rollback) and in its
+    kernel-only mode. By default the mode follows whether NetworkManager runs on the node.
+  - C(changed) comes from comparing the node's running configuration before and after the
+    apply, so applying the same state twice reports no change.
+  - Can also commit or roll back a checkpoint left pending by an earlier apply with
+    O(commit=false).
+author:
+  - nodenet.nmstate developers
+requirements:
+  - nmstate 2.x on the managed node (python3-libnmstate or nmstatectl)
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is applied. The module predicts the change by comparing the desired
+      state with the current one; nmstate itself decides on a real apply.
+  diff_mode:
+    support: full
+    details: Shows the touched interfaces and sections before and after, as YAML.
+  platform:
+    platforms: posix
+options:
+  state:
+    description:
+      - The desired state, as nmstate's YAML/JSON schema (for example C(interfaces),
+        C(routes), C(route-rules), C(dns-resolver), C(hostname), C(ovs-db)).
+      - A mapping, or a string holding YAML or JSON.
+      - Mutually exclusive with O(src). One of them is required when O(action=apply).
+    type: raw
+  src:
+    description:
+      - Path on the controller to a YAML or JSON file holding the desired state. Relative
+        paths are searched like the M(ansible.builtin.copy) module's C(src) (role C(files/)).
+      - Read by the action plugin on the controller; the file never has to exist on the node.
+    type: path
+  action:
+    description:
+      - V(apply) applies the desired state.
+      - V(commit) and V(rollback) end a checkpoint that an earlier apply with O(commit=false)
+        left pending (NetworkManager mode only).
+    type: str
+    choices: [apply, commit, rollback]
+    default: apply
+  checkpoint:
+    description:
+      - The checkpoint to commit or roll back, as returned by an apply with O(commit=false).
+        The newest pending checkpoint when omitted.
+    type: str
+  kernel_only:
+    description:
+      - Apply to the kernel only, without NetworkManager (nmstate's C(--kernel)). Nothing is
+        persisted, and there are no checkpoints.
+      - When not set, kernel-only mode is used exactly when NetworkManager does not run.
+    type: bool
+  verify:
+    description:
+      - Let nmstate verify the result and roll back if the node does not show the desired
+        state. Turning it off also turns off nmstate's automatic rollback.
+    type: bool
+    default: true
+  save_to_disk:
+    description:
+      - Persist the configuration. V(false) applies it in memory only (C(--memory-only)).
+    type: bool
+    default: true
+  commit:
+    description:
+      - V(false) leaves the NetworkManager checkpoint pending, to be committed or rolled back
+        later with O(action). NetworkManager rolls back on its own after O(rollback_timeout).
+      - Needs NetworkManager mode.
+    type: bool
+    default: true
+  rollback_timeout:
+    description:
+      - Seconds before NetworkManager rolls back a checkpoint that was not committed.
+    type: int
+    default: 60
+  access:
+    description:
+      - How to reach nmstate. V(auto) uses C(libnmstate) when importable, else C(nmstatectl).
+    type: str
+    choices: [auto, libnmstate, nmstatectl]
+    default: auto
+notes:
+  - Secrets in the state (802.1x, wifi, IPsec, MACsec passwords and keys) are masked in every
+    output of the module.
+  - A failure keeps nmstate's own message in RV(nmstate_message) and says what kind of
+    failure it was in RV(error_category).
+seealso:
+  - module: nodenet.nmstate.nmstate_info
+  - name: nmstate state schema
+    description: Examples and reference of the desired state format.
+    link: https://nmstate.io/examples.html
+"""
+
+EXAMPLES = r"""
+- name: Connect a Linux bridge br1 to eth1 with a static address
+  nodenet.nmstate.nmstate_apply:
+    state:
+      interfaces:
+        - name: br1
+          type: linux-bridge
+          state: up
+          bridge:
+            options:
+              stp:
+                enabled: false
+            port:
+              - name: eth1
+          ipv4:
+            enabled: true
+            address:
+              - ip: 192.0.2.10
+                prefix-length: 24
+
+- name: Remove it again
+  nodenet.nmstate.nmstate_apply:
+    state:
+      interfaces:
+        - name: br1
+          type: linux-bridge
+          state: absent
+
+- name: Apply a state kept in the role's files/ directory
+  nodenet.nmstate.nmstate_apply:
+    src: bond-uplinks.yml
+
+- name: Apply without committing, check, then commit
+  nodenet.nmstate.nmstate_apply:
+    state: "{{ new_state }}"
+    commit: false
+    rollback_timeout: 120
+  register: pending
+
+- name: Commit the checkpoint once the node is still reachable
+  nodenet.nmstate.nmstate_apply:
+    action: commit
+    checkpoint: "{{ pending.checkpoint }}"
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the node's running configuration differs after the apply.
+  returned: always
+  type: bool
+desired_state:
+  description: The desired state that was applied (secrets masked).
+  returned: when O(action=apply)
+  type: dict
+state:
+  description:
+    - The touched interfaces and sections as the node shows them after the apply.
+    - In check mode, the prediction of that.
+  returned: when O(action=apply)
+  type: dict
+  sample:
+    interfaces:
+      - name: br1
+        type: linux-bridge
+        state: up
+differences:
+  description:
+    - What the apply changes, as a partial state. From nmstate's own difference generator
+      where the node has it (libnmstate), else from comparing the desired and current state.
+  returned: when O(action=apply)
+  type: dict
+checkpoint:
+  description: The NetworkManager checkpoint left pending by O(commit=false).
+  returned: when O(commit=false) and nmstate reported one
+  type: str
+  sample: /org/freedesktop/NetworkManager/Checkpoint/3
+mode:
+  description: The nmstate mode used.
+  returned: always
+  type: str
+  sample: kernel-only
+access:
+  description: How nmstate was reached on the node.
+  returned: success
+  type: str
+  sample: libnmstate
+nmstate_version:
+  description: The version of nmstate on the node.
+  returned: success
+  type: str
+  sample: 2.2.62
+error_category:
+  description:
+    - On failure, what kind of failure it was, V(invalid_argument), V(verification_failed),
+      V(not_supported), V(backend_failure), V(permission), V(dependency), V(missing) or
+      V(nmstate_error).
+  returned: failure
+  type: str
+nmstate_error_kind:
+  description: On failure, nmstate's own error kind, for example C(InvalidArgument).
+  returned: failure
+  type: str
+nmstate_message:
+  description: On failure, nmstate's own message.
+  returned: failure
+  type: str
+"""
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump, yaml_load
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
+    NmstateError,
+    find_client,
+    network_manager_running,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import (
+    StateError,
+    check_shape,
+    predicted,
+    secret_values,
+    strip_volatile,
+    touched,
+    unsatisfied,
+)
+
+
+def parse_state(raw):
+    """The `state` option as a mapping: given as one, or as YAML/JSON text."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            if not HAS_YAML:
+                raise StateError("the state string is not JSON, and PyYAML is missing to read YAML")
+            try:
+                raw = yaml_load(raw)
+            except Exception as exc:
+                raise StateError("the state string is not valid YAML or JSON: %s" % exc)
+    check_shape(raw)
+    return raw
+
+
+def as_yaml(state):
+    if not HAS_YAML:
+        return json.dumps(state, indent=2, sort_keys=True) + "\n"
+    return yaml_dump(state, default_flow_style=False, sort_keys=False)
+
+
+def nmstate_differences(client, new_state, old_state):
+    """nmstate's own difference generator, or None where the node lacks it or it declines.
+
+    It validates its input like a desired state, and a shown kernel state can fail that (a
+    bridge port keeps its IPv6 link-local address); the apply itself succeeded regardless.
+    """
+    try:
+        return client.generate_differences(new_state, old_state)
+    except NmstateError:
+        return None
+
+
+def run_apply(module, client, desired, kernel_only):
+    params = module.params
+    before_full = client.show(running_config=True, kernel_only=kernel_only)
+    before = touched(before_full, desired)
+    result = {"desired_state": desired}
+
+    if module.check_mode:
+        current = client.show(kernel_only=kernel_only)
+        pending = unsatisfied(desired, strip_volatile(current))
+        after = predicted(before, desired) if pending else before
+        result.update(changed=bool(pending), state=after, differences=pending)
+    else:
+        checkpoint = client.apply(
+            desired,
+            kernel_only=kernel_only,
+            verify=params["verify"],
+            save_to_disk=params["save_to_disk"],
+            commit=params["commit"],
+            rollback_timeout=params["rollback_timeout"],
+        )
+        after_full = client.show(running_config=True, kernel_only=kernel_only)
+        after = touched(after_full, desired)
+        changed = strip_volatile(before_full) != strip_volatile(after_full)
+        differences = nmstate_differences(client, after_full, before_full) if changed else {}
+        if differences is None:
+            differences = unsatisfied(after, before)
+        result.update(changed=changed, state=after, differences=differences or {})
+        if checkpoint:
+            result["checkpoint"] = checkpoint
+    if module._diff:
+        result["diff"] = {"before": as_yaml(before), "after": as_yaml(result["state"])}
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="raw"),
+            src=dict(type="path"),
+            action=dict(type="str", choices=["apply", "commit", "rollback"], default="apply"),
+            checkpoint=dict(type="str"),
+            kernel_only=dict(type="bool"),
+            verify=dict(type="bool", default=True),
+            save_to_disk=dict(type="bool", default=True),
+            commit=dict(type="bool", default=True),
+            rollback_timeout=dict(type="int", default=60),
+            access=dict(type="str", choices=["auto", "libnmstate", "nmstatectl"], default="auto"),
+        ),
+        mutually_exclusive=[("state", "src")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["src"] is not None:
+        module.fail_json(
+            msg="'src' is read on the controller by this module's action plugin; call the "
+            "module by its full name nodenet.nmstate.nmstate_apply, or pass 'state'"
+        )
+    kernel_only = params["kernel_only"]
+    if kernel_only is None:
+        kernel_only = not network_manager_running()
+    mode = "kernel-only" if kernel_only else "networkmanager"
+    if kernel_only and (not params["commit"] or params["action"] != "apply"):
+        module.fail_json(
+            msg="checkpoints (commit: false, action: commit/rollback) need NetworkManager; "
+            "nmstate's kernel-only mode has none",
+            mode=mode,
+        )
+
+    desired = None
+    if params["action"] == "apply":
+        if params["state"] is None:
+            module.fail_json(msg="one of 'state' or 'src' is required to apply", mode=mode)
+        try:
+            desired = parse_state(params["state"])
+        except StateError as exc:
+            module.fail_json(
+                msg="invalid desired state: %s" % exc, error_category="invalid_argument", mode=mode
+            )
+        # Mask every secret the state carries, wherever it shows up in our output.
+        module.no_log_values.update(secret_values(desired))
+
+    try:
+        client = find_client(module, params["access"])
+        if params["action"] == "commit":
+            if module.check_mode:
+                module.exit_json(changed=True, mode=mode, access=client.access)
+            client.commit(params["checkpoint"])
+            result = {"changed": True}
+        elif params["action"] == "rollback":
+            if module.check_mode:
+                module.exit_json(changed=True, mode=mode, access=client.access)
+            client.rollback(params["checkpoint"])
+            result = {"changed": True}
+        else:
+            result = run_apply(module, client, desired, kernel_only)
+        result.update(mode=mode, access=client.access, nmstate_version=client.version)
+    except NmstateError as exc:
+        failure = exc.to_result()
+        failure["mode"] = mode
+        if desired is not None:
+            failure["desired_state"] = desired
+        module.fail_json(**failure)
+    # Round-trip through JSON so that nothing but plain data leaves the module.
+    module.exit_json(**json.loads(json.dumps(result)))
+
+
+if __name__ == "__main__":
+    main()

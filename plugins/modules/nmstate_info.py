@@ -1,0 +1,183 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: nodenet.nmstate contributors
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nmstate_info
+short_description: Report a node's network state as nmstate sees it
+version_added: "0.1.0"
+description:
+  - Returns the node's current network state in nmstate's schema, in full or as its running
+    configuration only, optionally filtered by interface names or globs and by types.
+  - Also sets it as the fact C(nmstate), so later tasks can use C(ansible_facts.nmstate).
+author:
+  - nodenet.nmstate developers
+requirements:
+  - nmstate 2.x on the managed node (python3-libnmstate or nmstatectl)
+extends_documentation_fragment: []
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads.
+  diff_mode:
+    support: none
+  facts:
+    support: full
+  platform:
+    platforms: posix
+options:
+  running_config:
+    description:
+      - Report only the running configuration, without runtime data such as DHCP-assigned
+        addresses and routes, or LLDP neighbours (nmstate's C(--running-config)).
+    type: bool
+    default: false
+  interfaces:
+    description:
+      - Only interfaces whose names match one of these names or shell-style globs (C(eth*)).
+    type: list
+    elements: str
+  types:
+    description:
+      - Only interfaces of these nmstate types, for example C(linux-bridge), C(ethernet).
+    type: list
+    elements: str
+  drop_noise:
+    description:
+      - Leave out what kubernetes-nmstate leaves out of its reports, interfaces nmstate
+        ignores (unmanaged veth peers of containers) and their routes, and the values that
+        change by themselves (bridge timers, address lifetimes).
+    type: bool
+    default: false
+  kernel_only:
+    description:
+      - Ask the kernel only, without NetworkManager. When not set, kernel-only mode is used
+        exactly when NetworkManager does not run.
+    type: bool
+  access:
+    description:
+      - How to reach nmstate. V(auto) uses C(libnmstate) when importable, else C(nmstatectl).
+    type: str
+    choices: [auto, libnmstate, nmstatectl]
+    default: auto
+seealso:
+  - module: nodenet.nmstate.nmstate_apply
+"""
+
+EXAMPLES = r"""
+- name: Full network state of the node
+  nodenet.nmstate.nmstate_info:
+  register: network
+
+- name: Only the bridges, without timers and lifetimes
+  nodenet.nmstate.nmstate_info:
+    types: [linux-bridge]
+    drop_noise: true
+
+- name: The running configuration of eth1 and its VLANs
+  nodenet.nmstate.nmstate_info:
+    running_config: true
+    interfaces: ["eth1", "eth1.*"]
+
+- name: Use the fact
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.nmstate.interfaces | map(attribute='name') | list }}"
+"""
+
+RETURN = r"""
+state:
+  description: The node's network state in nmstate's schema, filtered as asked.
+  returned: success
+  type: dict
+  sample:
+    interfaces:
+      - name: eth1
+        type: ethernet
+        state: up
+    routes:
+      running: []
+      config: []
+ansible_facts:
+  description: Facts set by the module.
+  returned: success
+  type: dict
+  contains:
+    nmstate:
+      description: The same as RV(state).
+      type: dict
+      returned: success
+mode:
+  description: The nmstate mode used, V(kernel-only) or V(networkmanager).
+  returned: always
+  type: str
+access:
+  description: How nmstate was reached on the node, V(libnmstate) or V(nmstatectl).
+  returned: success
+  type: str
+nmstate_version:
+  description: The version of nmstate on the node.
+  returned: success
+  type: str
+error_category:
+  description: On failure, what kind of failure it was (see M(nodenet.nmstate.nmstate_apply)).
+  returned: failure
+  type: str
+nmstate_message:
+  description: On failure, nmstate's own message.
+  returned: failure
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
+    NmstateError,
+    find_client,
+    network_manager_running,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import filter_state
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            running_config=dict(type="bool", default=False),
+            interfaces=dict(type="list", elements="str"),
+            types=dict(type="list", elements="str"),
+            drop_noise=dict(type="bool", default=False),
+            kernel_only=dict(type="bool"),
+            access=dict(type="str", choices=["auto", "libnmstate", "nmstatectl"], default="auto"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    kernel_only = params["kernel_only"]
+    if kernel_only is None:
+        kernel_only = not network_manager_running()
+    mode = "kernel-only" if kernel_only else "networkmanager"
+    try:
+        client = find_client(module, params["access"])
+        state = client.show(running_config=params["running_config"], kernel_only=kernel_only)
+        state = filter_state(state, params["interfaces"], params["types"], params["drop_noise"])
+        module.exit_json(
+            changed=False,
+            state=state,
+            ansible_facts={"nmstate": state},
+            mode=mode,
+            access=client.access,
+            nmstate_version=client.version,
+        )
+    except NmstateError as exc:
+        failure = exc.to_result()
+        failure["mode"] = mode
+        module.fail_json(**failure)
+
+
+if __name__ == "__main__":
+    main()
