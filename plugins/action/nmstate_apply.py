@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodenet.nmstate contributors
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reads nmstate_apply's `src` on the controller and hands the module the state as data."""
 
 from __future__ import absolute_import, division, print_function

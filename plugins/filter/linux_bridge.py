@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodenet.nmstate contributors
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that build nmstate interface states from short descriptions."""
 
 from __future__ import absolute_import, division, print_function
@@ -17,7 +17,7 @@ description:
     given ports and addresses. Addresses are given as C(ADDRESS/PREFIX); IPv4 and IPv6 are
     told apart by their form. Without addresses, IP is disabled on the bridge.
 author:
-  - nodenet.nmstate developers
+  - nodenet.nmstate developers (@nodenet)
 positional: _input, ports
 options:
   _input:

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodenet.nmstate contributors
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one place that talks to nmstate on a node.
 
 The Python binding ``libnmstate`` is used when it can be imported; otherwise ``nmstatectl``,
@@ -103,7 +103,7 @@ def install_hint(os_release_path="/etc/os-release"):
     try:
         with open(os_release_path) as handle:
             for line in handle:
-                key, _, value = line.strip().partition("=")
+                key, dummy, value = line.strip().partition("=")
                 if key in ("ID", "ID_LIKE"):
                     ids.extend(value.strip("\"'").split())
     except (IOError, OSError):
@@ -229,7 +229,7 @@ class NmstatectlClient(object):
     @property
     def version(self):
         if self._version is None:
-            out, _ = self._run(["--version"])
+            out, dummy = self._run(["--version"])
             self._version = out.strip().split()[-1] if out.strip() else "unknown"
         return self._version
 
@@ -239,7 +239,7 @@ class NmstatectlClient(object):
             args.append("--running-config")
         if kernel_only:
             args.append("--kernel")
-        out, _ = self._run(args)
+        out, dummy = self._run(args)
         try:
             return json.loads(out)
         except ValueError:

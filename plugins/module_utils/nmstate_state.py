@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodenet.nmstate contributors
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure functions over nmstate states (dicts): validation of their shape, the parts a desired
 state touches, whether the current state already satisfies it, noise filtering and secrets.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: nodenet.nmstate contributors
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -23,18 +23,22 @@ description:
   - Can also commit or roll back a checkpoint left pending by an earlier apply with
     O(commit=false).
 author:
-  - nodenet.nmstate developers
+  - nodenet.nmstate developers (@nodenet)
 requirements:
   - nmstate 2.x on the managed node (python3-libnmstate or nmstatectl)
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Nothing is applied. The module predicts the change by comparing the desired
       state with the current one; nmstate itself decides on a real apply.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the touched interfaces and sections before and after, as YAML.
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 options:
   state:

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: nodenet.nmstate contributors
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -17,19 +17,23 @@ description:
     configuration only, optionally filtered by interface names or globs and by types.
   - Also sets it as the fact C(nmstate), so later tasks can use C(ansible_facts.nmstate).
 author:
-  - nodenet.nmstate developers
+  - nodenet.nmstate developers (@nodenet)
 requirements:
   - nmstate 2.x on the managed node (python3-libnmstate or nmstatectl)
-extends_documentation_fragment: []
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   facts:
+    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
     support: full
   platform:
+    description: Target OS/families that can be operated against.
+    support: full
     platforms: posix
 options:
   running_config:
