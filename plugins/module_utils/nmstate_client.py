@@ -103,7 +103,7 @@ def install_hint(os_release_path="/etc/os-release"):
     try:
         with open(os_release_path) as handle:
             for line in handle:
-                key, dummy, value = line.strip().partition("=")
+                key, value = (line.strip().split("=", 1) + [""])[:2]
                 if key in ("ID", "ID_LIKE"):
                     ids.extend(value.strip("\"'").split())
     except (IOError, OSError):
@@ -229,7 +229,7 @@ class NmstatectlClient(object):
     @property
     def version(self):
         if self._version is None:
-            out, dummy = self._run(["--version"])
+            out = self._run(["--version"])[0]
             self._version = out.strip().split()[-1] if out.strip() else "unknown"
         return self._version
 
@@ -239,7 +239,7 @@ class NmstatectlClient(object):
             args.append("--running-config")
         if kernel_only:
             args.append("--kernel")
-        out, dummy = self._run(args)
+        out = self._run(args)[0]
         try:
             return json.loads(out)
         except ValueError:
