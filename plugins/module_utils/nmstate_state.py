@@ -37,6 +37,10 @@ HIDDEN_SECRET = "<_password_hid_by_nmstate>"
 UNORDERED_LISTS = frozenset(["address", "port", "server", "search", "config"])
 
 
+# nmstate shows a veth as "veth" but takes "ethernet" for it in a desired state.
+EQUIVALENT_TYPES = frozenset([("ethernet", "veth")])
+
+
 class StateError(ValueError):
     """A desired state that is not shaped like an nmstate state."""
 
@@ -71,8 +75,15 @@ def strip_volatile(value, parent=None):
         skip = VOLATILE_KEYS | (ADDRESS_VOLATILE_KEYS if parent == "address" else frozenset())
         return dict((k, strip_volatile(v, k)) for k, v in value.items() if k not in skip)
     if isinstance(value, list):
+        if parent == "address":
+            # The kernel adds IPv6 link-local addresses on its own, some time after a link is up.
+            value = [v for v in value if not _is_link_local(v)]
         return [strip_volatile(v, parent) for v in value]
     return value
+
+
+def _is_link_local(address):
+    return isinstance(address, dict) and str(address.get("ip", "")).lower().startswith("fe80:")
 
 
 def referenced_interfaces(desired):
@@ -126,6 +137,8 @@ def _matches(desired, current, key=None):
                 remaining.remove(hit)
             return True
         return all(_matches(d, c) for d, c in zip(desired, current))
+    if key == "type" and (desired, current) in EQUIVALENT_TYPES:
+        return True
     if isinstance(desired, bool) or isinstance(current, bool):
         return desired is current
     if desired == current:

@@ -74,6 +74,16 @@ def test_a_state_not_in_place_is_unsatisfied(desired):
     assert ns.unsatisfied(desired, CURRENT) != {}
 
 
+def test_a_veth_satisfies_a_desired_ethernet_but_not_the_reverse():
+    current = {"interfaces": [{"name": "eth1", "type": "veth", "state": "up", "mtu": 1500}]}
+    assert (
+        ns.unsatisfied({"interfaces": [{"name": "eth1", "type": "ethernet", "mtu": 1500}]}, current)
+        == {}
+    )
+    ethernet = {"interfaces": [{"name": "eth1", "type": "ethernet", "state": "up"}]}
+    assert ns.unsatisfied({"interfaces": [{"name": "eth1", "type": "veth"}]}, ethernet) != {}
+
+
 def test_absent_interface_that_does_not_exist_needs_nothing():
     assert ns.unsatisfied({"interfaces": [{"name": "nope", "state": "absent"}]}, CURRENT) == {}
 
@@ -116,6 +126,20 @@ def test_filter_state_by_glob_and_type_and_noise():
     assert "veth9" not in [i["name"] for i in quiet["interfaces"]]
     assert quiet["routes"]["running"] == []
     assert "hello-timer" not in quiet["interfaces"][0]["bridge"]["options"]
+
+
+def test_strip_volatile_drops_link_local_addresses_the_kernel_adds_by_itself():
+    state = {
+        "ipv6": {
+            "address": [
+                {"ip": "FE80::1", "prefix-length": 64},
+                {"ip": "fd00::1", "prefix-length": 64},
+            ]
+        }
+    }
+    assert ns.strip_volatile(state) == {
+        "ipv6": {"address": [{"ip": "fd00::1", "prefix-length": 64}]}
+    }
 
 
 def test_strip_volatile_drops_an_addresss_protocol_only_inside_addresses():

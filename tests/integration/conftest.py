@@ -1,0 +1,71 @@
+"""Running real ansible-playbook against the lab, with results read back as data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    output: str
+    results: dict  # {host: {task name: result}}
+
+    def result(self, host: str, task: str) -> dict:
+        return self.results.get(host, {}).get(task, {"_status": "missing"})
+
+
+@pytest.fixture(scope="session")
+def collections_path(tmp_path_factory) -> Path:
+    """ansible_collections/nodenet/nmstate pointing at this checkout."""
+    root = tmp_path_factory.mktemp("collections")
+    (root / "ansible_collections" / "nodenet").mkdir(parents=True)
+    (root / "ansible_collections" / "nodenet" / "nmstate").symlink_to(REPO)
+    return root
+
+
+@pytest.fixture(scope="session")
+def playbook(lab, collections_path, tmp_path_factory):
+    """Run a playbook of tests/integration/playbooks with extra vars passed as a JSON file."""
+    work = tmp_path_factory.mktemp("playbooks")
+    counter = iter(range(10**6))
+
+    def run(name: str, extravars: dict | None = None, *, limit: str | None = None,
+            check: bool = False, diff: bool = False) -> PlaybookRun:  # fmt: skip
+        n = next(counter)
+        vars_file = work / f"vars-{n}.json"
+        vars_file.write_text(json.dumps(extravars or {}))
+        results_file = work / f"results-{n}.json"
+        argv = [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            str(HERE / "playbooks" / name),
+            "-e",
+            f"@{vars_file}",
+        ]
+        argv += ["--limit", limit] if limit else []
+        argv += ["--check"] if check else []
+        argv += ["--diff"] if diff else []
+        env = dict(
+            os.environ,
+            ANSIBLE_CONFIG=str(lab.ansible_cfg),
+            ANSIBLE_COLLECTIONS_PATH=str(collections_path),
+            ANSIBLE_CALLBACK_PLUGINS=str(HERE / "callback_plugins"),
+            ANSIBLE_CALLBACKS_ENABLED="record_results",
+            RECORD_RESULTS_FILE=str(results_file),
+            ANSIBLE_NOCOLOR="1",
+        )
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+        results = json.loads(results_file.read_text()) if results_file.exists() else {}
+        return PlaybookRun(done.returncode, done.stdout + done.stderr, results)
+
+    return run
