@@ -18,6 +18,26 @@ shellcheck scripts/*.sh .ci/run tests/lab/build/*.sh tests/lab/nodenet_lab/*.sh
 stage "lab unit tests"
 python -m pytest -q tests/lab/unit
 
+stage "collection: build, ansible-test sanity and units, ansible-lint"
+cache=${NODENET_LAB_CACHE:-/var/cache/nodenet-lab}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+collection=$(scripts/collection-tree.sh "$work")
+ansible-galaxy collection build --output-path "$work" "$collection" >/dev/null
+ls "$work"/nodenet-nmstate-*.tar.gz
+# ansible-test keeps its venvs under $HOME; a HOME in the cache keeps them warm between runs,
+# with the offline stand-in for the get-pip script it would otherwise download.
+test_home="$cache/ansible-test-home"
+mkdir -p "$test_home/.ansible/test/cache"
+cp scripts/get_pip_offline.py "$test_home/.ansible/test/cache/get_pip_24_2.py"
+(
+    cd "$collection"
+    git init -q . # ansible-test reads the file list from git
+    HOME=$test_home ansible-test sanity --local --python 3.11 --color no
+    HOME=$test_home ansible-test units --local --python 3.11 --color no
+)
+ANSIBLE_COLLECTIONS_PATH=$work ansible-lint --offline --profile production tests/integration/playbooks
+
 stage "lab integration tests (real nmstate, API server and SSH nodes)"
 python -m pytest -q -p no:cacheprovider tests/integration
 
