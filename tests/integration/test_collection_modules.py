@@ -437,3 +437,16 @@ def test_secrets_never_reach_the_output(lab, playbook):
     assert result["_status"] == "ok", result.get("msg")
     assert secret not in run.output
     assert secret not in json.dumps(result)
+
+
+def test_info_filters_and_module_defaults_for_the_action_group(lab, playbook):
+    run = playbook("module_defaults.yml")
+    assert run.rc == 0, run.output[-3000:]
+    for node in lab.nodes:
+        info = run.result(node.name, "Info")
+        assert info["access"] == "nmstatectl", (
+            "module_defaults for group/nodenet.nmstate.nmstate apply"
+        )
+        assert sorted(i["name"] for i in info["state"]["interfaces"]) == ["eth1", "eth2"]
+        assert info["ansible_facts"]["nmstate"] == info["state"]
+        assert "valid-life-time" not in json.dumps(info["state"]), "drop_noise removes lifetimes"

@@ -143,9 +143,9 @@ def test_strip_volatile_drops_link_local_addresses_the_kernel_adds_by_itself():
 
 
 def test_strip_volatile_drops_an_addresss_protocol_only_inside_addresses():
-    state = {"ipv6": {"address": [{"ip": "fe80::1", "prefix-length": 64, "protocol": "kernel_ll"}]},
+    state = {"ipv6": {"address": [{"ip": "fd00::1", "prefix-length": 64, "protocol": "static"}]},
              "protocol": "keep"}  # fmt: skip
     assert ns.strip_volatile(state) == {
-        "ipv6": {"address": [{"ip": "fe80::1", "prefix-length": 64}]},
+        "ipv6": {"address": [{"ip": "fd00::1", "prefix-length": 64}]},
         "protocol": "keep",
     }
