@@ -7,56 +7,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-
-from ansible.errors import AnsibleActionFail, AnsibleError
-from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
-
-try:
-    import yaml
-except ImportError:  # the controller always has PyYAML; keep ansible-test's import check calm
-    yaml = None
+from ansible_collections.nodenet.nmstate.plugins.plugin_utils.state_file import StateFileAction
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        module_args = dict(self._task.args)
-        src = module_args.pop("src", None)
-        if src is not None:
-            if module_args.get("state") is not None:
-                raise AnsibleActionFail("parameters are mutually exclusive: state|src")
-            module_args["state"] = self._read_state(src)
-        result.update(
-            self._execute_module(
-                module_name="nodenet.nmstate.nmstate_apply",
-                module_args=module_args,
-                task_vars=task_vars,
-            )
-        )
-        return result
-
-    def _read_state(self, src):
-        try:
-            path = self._find_needle("files", src)
-        except AnsibleError as exc:
-            raise AnsibleActionFail("could not find src %s: %s" % (src, to_text(exc)))
-        with open(path, "rb") as handle:
-            text = to_text(handle.read())
-        try:
-            return json.loads(text)
-        except ValueError:
-            pass
-        try:
-            state = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise AnsibleActionFail("src %s is neither JSON nor YAML: %s" % (src, to_text(exc)))
-        if not isinstance(state, dict):
-            raise AnsibleActionFail(
-                "src %s must hold a mapping (an nmstate state), not a %s"
-                % (src, type(state).__name__)
-            )
-        return state
+class ActionModule(StateFileAction):
+    MODULE = "nodenet.nmstate.nmstate_apply"

@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import re
+import shutil
+import tempfile
 
 # nmstate's error kinds (its ErrorKind enum, and python3-libnmstate's classes) by category.
 ERROR_CATEGORIES = {
@@ -272,6 +274,28 @@ class NmstatectlClient(object):
     def generate_differences(self, new_state, old_state):
         # nmstatectl has no command for nmstate's difference generator.
         return None
+
+    def gen_revert(self, desired, current):
+        """nmstate's revert state for `desired` (nmstatectl gr), given the `current` state.
+
+        The current state is passed explicitly: gr would otherwise ask NetworkManager for it,
+        which fails in kernel-only mode.
+        """
+        workdir = tempfile.mkdtemp(prefix="nmstate-gr-")
+        try:
+            paths = []
+            for name, state in (("desired.json", desired), ("current.json", current)):
+                path = os.path.join(workdir, name)
+                with open(path, "w") as handle:
+                    json.dump(state, handle)
+                paths.append(path)
+            out = self._run(["gr", "--json", "-q", "-c", paths[1], paths[0]])[0]
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        try:
+            return json.loads(out) if out.strip() else {}
+        except ValueError:
+            raise NmstateError("nmstatectl gr printed no JSON: %s" % out[:500])
 
 
 def import_libnmstate():

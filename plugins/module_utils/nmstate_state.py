@@ -68,17 +68,22 @@ def check_shape(state):
             raise StateError("every interface needs a 'name': %r" % (iface,))
 
 
-def strip_volatile(value, parent=None):
-    """A copy of a state without the values that change by themselves."""
+def strip_volatile(value, parent=None, keep_link_local=False):
+    """A copy of a state without the values that change by themselves.
+
+    IPv6 link-local addresses are among them (the kernel adds them on its own, some time after
+    a link is up), unless `keep_link_local`: a state meant to restore a node needs them.
+    """
     if isinstance(value, dict):
         # An address's origin ("protocol": "kernel_ll") comes and goes between two reads.
         skip = VOLATILE_KEYS | (ADDRESS_VOLATILE_KEYS if parent == "address" else frozenset())
-        return dict((k, strip_volatile(v, k)) for k, v in value.items() if k not in skip)
+        return dict(
+            (k, strip_volatile(v, k, keep_link_local)) for k, v in value.items() if k not in skip
+        )
     if isinstance(value, list):
-        if parent == "address":
-            # The kernel adds IPv6 link-local addresses on its own, some time after a link is up.
+        if parent == "address" and not keep_link_local:
             value = [v for v in value if not _is_link_local(v)]
-        return [strip_volatile(v, parent) for v in value]
+        return [strip_volatile(v, parent, keep_link_local) for v in value]
     return value
 
 
@@ -103,14 +108,14 @@ def referenced_interfaces(desired):
     return names
 
 
-def touched(state, desired):
+def touched(state, desired, keep_link_local=False):
     """The parts of `state` that `desired` names: its interfaces and top-level sections."""
     names = referenced_interfaces(desired)
     part = {"interfaces": [i for i in state.get("interfaces", []) if i.get("name") in names]}
     for key in desired:
         if key != "interfaces" and key in state:
             part[key] = copy.deepcopy(state[key])
-    return strip_volatile(part)
+    return strip_volatile(part, keep_link_local=keep_link_local)
 
 
 def _normal(value):

@@ -1,0 +1,221 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodenet.nmstate contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A network change that undoes itself when the node loses connectivity.
+
+Runs entirely on the node, so it finishes even when the change cuts the controller off:
+
+1. Probe connectivity; only probes that pass now are required afterwards.
+2. NetworkManager mode: apply without committing, under a checkpoint that NetworkManager
+   rolls back by itself after ``rollback_timeout``. Kernel-only mode (no checkpoints): compute
+   nmstate's revert state first and start a detached watchdog that applies it after
+   ``rollback_timeout`` unless this transaction stops it.
+3. Probe again. All required probes pass: commit (stop the watchdog). One fails: roll back now.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils import nmstate_probes as probes_mod
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import NmstateError
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import (
+    strip_volatile,
+    touched,
+)
+
+
+class TransactionError(NmstateError):
+    """The transaction could not start safely; nothing was changed."""
+
+
+def complete_revert(revert, current_running, desired):
+    """nmstate's revert state, with what it leaves out put back from the current config.
+
+    nmstatectl gr can return ``ipv4: {enabled: true}`` for an interface whose static
+    addresses the desired state removes, and it cannot restore routes the kernel dropped with
+    them. So every interface it would restore gets its full current configuration, and the
+    current route and route-rule configuration is restored as a whole (re-adding a route that
+    exists changes nothing).
+    """
+    result = json.loads(json.dumps(revert or {}))
+    current = touched(current_running, desired, keep_link_local=True)
+    by_name = dict((i["name"], i) for i in current.get("interfaces", []))
+    interfaces = []
+    for iface in result.get("interfaces", []):
+        if iface.get("state") != "absent" and iface.get("name") in by_name:
+            interfaces.append(by_name.pop(iface["name"]))
+        else:
+            interfaces.append(iface)
+    interfaces.extend(
+        i
+        for i in by_name.values()
+        if i.get("name") in set(n.get("name") for n in desired.get("interfaces", []))
+    )
+    if interfaces:
+        result["interfaces"] = interfaces
+    for key in ("routes", "route-rules"):
+        config = strip_volatile((current_running.get(key) or {}).get("config") or [])
+        if config or key in result:
+            merged = list(config)
+            for entry in (result.get(key) or {}).get("config") or []:
+                if entry not in merged:
+                    merged.append(entry)
+            result[key] = {"config": merged}
+    if "dns-resolver" in desired and "dns-resolver" in current_running:
+        result["dns-resolver"] = {"config": current_running["dns-resolver"].get("config") or {}}
+    return result
+
+
+class KernelWatchdog(object):
+    """A detached process that applies the revert state unless stopped in time."""
+
+    def __init__(self, nmstatectl, revert, timeout):
+        self.workdir = tempfile.mkdtemp(prefix="nmstate-watchdog-")
+        self.revert_path = os.path.join(self.workdir, "revert.json")
+        with open(self.revert_path, "w") as handle:
+            json.dump(revert, handle)
+        self.log_path = os.path.join(self.workdir, "watchdog.log")
+        with open(self.log_path, "w") as log:
+            # Arguments are passed as argv entries, never spliced into the shell line.
+            self.process = subprocess.Popen(
+                ["/bin/sh", "-c", 'sleep "$1" && exec "$2" apply --kernel "$3"', "nmstate-watchdog",
+                 str(int(timeout)), nmstatectl, self.revert_path],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True,
+            )  # fmt: skip
+
+    def fired(self):
+        return self.process.poll() is not None
+
+    def stop(self):
+        """Stop the watchdog; True if it had not fired yet."""
+        if self.process.poll() is not None:
+            return False
+        with contextlib.suppress(OSError):  # it may have just exited on its own
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        return True
+
+    def cleanup(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Transaction(object):
+    """One safe apply; `client` is the access layer, `nmstatectl` the CLI for kernel reverts."""
+
+    def __init__(self, client, nmstatectl_client, kernel_only, rollback_timeout, probe_timeout,
+                 before_timeout=5, run_probe=None, clock=time.monotonic, watchdog_factory=KernelWatchdog,
+                 controller=None):  # fmt: skip
+        self.client = client
+        self.controller = controller
+        self.nmstatectl = nmstatectl_client
+        self.kernel_only = kernel_only
+        self.rollback_timeout = rollback_timeout
+        self.probe_timeout = probe_timeout
+        self.before_timeout = before_timeout
+        self.run_probe = run_probe or probes_mod.run
+        self.clock = clock
+        self.watchdog_factory = watchdog_factory
+        self.durations = {}
+
+    def _timed(self, name, func, *args, **kwargs):
+        started = self.clock()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            self.durations[name] = round(self.clock() - started, 2)
+
+    def probe_all(self, probes, timeout):
+        return [self.run_probe(probe, timeout) for probe in probes]
+
+    def run(self, desired, user_probes, use_default_probes=True, dns_probe_name=None):
+        """Apply `desired` safely; a result dict (see the module's RETURN)."""
+        started = self.clock()
+        current = self.client.show(kernel_only=self.kernel_only)
+        probes = list(user_probes)
+        if use_default_probes:
+            probes = probes_mod.default_probes(current, dns_probe_name, self.controller) + probes
+        for probe in probes:
+            probes_mod.validate(probe)
+        before = self._timed("probes_before", self.probe_all, probes, self.before_timeout)
+        required = [probe for probe, outcome in zip(probes, before) if outcome["passed"]]
+        result = {
+            "mode": "kernel-only" if self.kernel_only else "networkmanager",
+            "probes_before": before,
+            "required_probes": [p["name"] for p in required],
+            "applied": False,
+            "rolled_back": False,
+            "failed_probe": None,
+        }
+        if self.kernel_only:
+            self._run_kernel(desired, current, required, result)
+        else:
+            self._run_networkmanager(desired, required, result)
+        self.durations["total"] = round(self.clock() - started, 2)
+        result["durations"] = self.durations
+        return result
+
+    def _first_failure(self, outcomes):
+        return next((o for o in outcomes if not o["passed"]), None)
+
+    def _run_networkmanager(self, desired, required, result):
+        checkpoint = self._timed("apply", self.client.apply, desired, commit=False,
+                                 rollback_timeout=self.rollback_timeout)  # fmt: skip
+        result["checkpoint"] = checkpoint
+        after = self._timed("probes_after", self.probe_all, required, self.probe_timeout)
+        result["probes_after"] = after
+        failure = self._first_failure(after)
+        if failure is None:
+            self._timed("commit", self.client.commit, checkpoint)
+            result["applied"] = True
+            return
+        self._timed("rollback", self.client.rollback, checkpoint)
+        result.update(rolled_back=True, failed_probe=failure)
+        result["probes_after_rollback"] = self.probe_all(required, self.probe_timeout)
+
+    def _run_kernel(self, desired, current, required, result):
+        if self.nmstatectl is None:
+            raise TransactionError(
+                "a safe kernel-only apply needs nmstatectl on the node for nmstate's revert "
+                "state (gen-revert); install nmstatectl or use NetworkManager mode",
+                category="dependency",
+            )
+        running = self.client.show(running_config=True, kernel_only=True)
+        revert = complete_revert(self._timed("gen_revert", self.nmstatectl.gen_revert, desired, current),
+                                 running, desired)  # fmt: skip
+        result["revert_state"] = revert
+        watchdog = self.watchdog_factory(self.nmstatectl.path, revert, self.rollback_timeout)
+        try:
+            try:
+                self._timed("apply", self.client.apply, desired, kernel_only=True)
+            except NmstateError as exc:
+                # Kernel mode has no checkpoint: undo whatever part of the change landed.
+                if watchdog.stop():
+                    self.client.apply(revert, kernel_only=True)
+                exc.rolled_back = True
+                raise
+            after = self._timed("probes_after", self.probe_all, required, self.probe_timeout)
+            result["probes_after"] = after
+            failure = self._first_failure(after)
+            if watchdog.stop() and failure is None:
+                result["applied"] = True
+                return
+            if failure is None:
+                failure = {"name": "watchdog", "type": "timeout", "passed": False,
+                           "output": "the rollback timeout ran out before the probes passed"}  # fmt: skip
+            else:
+                self._timed("rollback", self.client.apply, revert, kernel_only=True)
+            result.update(rolled_back=True, failed_probe=failure)
+            result["probes_after_rollback"] = self.probe_all(required, self.probe_timeout)
+        finally:
+            watchdog.cleanup()

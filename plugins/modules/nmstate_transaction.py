@@ -1,0 +1,278 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: nodenet.nmstate contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: nmstate_transaction
+short_description: Apply an nmstate state, probe connectivity, and roll back on the node if it breaks
+version_added: "0.1.0"
+description:
+  - Applies a desired nmstate state as a transaction that runs entirely on the node, so that it
+    completes even when the change cuts the node off from the controller.
+  - Before the change it runs connectivity probes, plus O(probes) (by default a ping of the
+    controller the SSH connection comes from, of the default gateway and of the DNS servers found in the running
+    state). Only probes that pass before are required after.
+  - In NetworkManager mode the change is applied under a checkpoint that NetworkManager rolls
+    back by itself after O(rollback_timeout), and committed only when the probes pass.
+  - In kernel-only mode, which has no checkpoints, the module first computes nmstate's revert
+    state (C(nmstatectl gr)), completed with the addresses and routes it leaves out, and starts a
+    detached watchdog that applies it after O(rollback_timeout) unless the probes pass first.
+  - A rolled-back transaction fails, naming the probe that failed and saying the node was restored.
+  - Run it with C(async) and poll with M(ansible.builtin.async_status), as the
+    R(nodenet.nmstate.apply role,ansible_collections.nodenet.nmstate.docsite.roles) does, so that
+    a lost SSH connection does not stop it.
+author:
+  - nodenet.nmstate developers (@nodenet)
+requirements:
+  - nmstate 2.x on the managed node; C(nmstatectl) for kernel-only mode
+  - C(ping) on the node for gateway and ping probes
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: Runs the probes and predicts the change; applies nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+options:
+  state:
+    description:
+      - The desired state, as for M(nodenet.nmstate.nmstate_apply). One of O(state) and O(src)
+        is required.
+    type: raw
+  src:
+    description:
+      - Path on the controller to a YAML or JSON file holding the desired state, read by the
+        action plugin as data (never templated).
+    type: path
+  probes:
+    description:
+      - Extra probes. Each has a C(name), a C(type) and the keys that type needs
+        (C(ping) and C(gateway) take C(host) and optionally C(interface); C(tcp) takes C(host)
+        and C(port); C(dns) takes C(server) and optionally C(query); C(command) takes C(argv),
+        a list of strings run without a shell).
+    type: list
+    elements: dict
+    default: []
+  default_probes:
+    description:
+      - Also probe the controller (the source address of the SSH connection), the default
+        gateway and the DNS servers of the running state.
+    type: bool
+    default: true
+  dns_probe_name:
+    description: The name the DNS probes ask for. Any answer, even "no such name", passes.
+    type: str
+    default: kubernetes.default.svc.cluster.local
+  probe_timeout:
+    description: Seconds each required probe is retried after the change before it counts as failed.
+    type: int
+    default: 20
+  before_timeout:
+    description: Seconds each probe is tried before the change to decide whether it is required.
+    type: int
+    default: 3
+  rollback_timeout:
+    description:
+      - Seconds after which the change is undone on the node without help (NetworkManager's
+        checkpoint timeout, or the kernel-mode watchdog). Must leave room for the apply and the
+        probes; at least O(probe_timeout) plus 15.
+    type: int
+    default: 60
+  kernel_only:
+    description: Use nmstate's kernel-only mode. When not set, it is used exactly when NetworkManager does not run.
+    type: bool
+  access:
+    description: How to reach nmstate, as for M(nodenet.nmstate.nmstate_apply).
+    type: str
+    choices: [auto, libnmstate, nmstatectl]
+    default: auto
+seealso:
+  - module: nodenet.nmstate.nmstate_apply
+"""
+
+EXAMPLES = r"""
+- name: Change the management network safely
+  nodenet.nmstate.nmstate_transaction:
+    state: "{{ new_state }}"
+    probes:
+      - name: api-server
+        type: tcp
+        host: 192.0.2.1
+        port: 6443
+    rollback_timeout: 90
+  async: 150
+  poll: 0
+  register: transaction
+"""
+
+RETURN = r"""
+applied:
+  description: The change was applied and kept.
+  returned: always
+  type: bool
+rolled_back:
+  description: The change was undone on the node.
+  returned: always
+  type: bool
+failed_probe:
+  description: The probe whose failure caused the rollback, with its output.
+  returned: when rolled back
+  type: dict
+probes_before:
+  description: Each probe's outcome before the change (C(name), C(type), C(passed), C(output), C(attempts), C(seconds)).
+  returned: always
+  type: list
+  elements: dict
+required_probes:
+  description: Names of the probes that passed before and so had to pass after.
+  returned: always
+  type: list
+  elements: str
+probes_after:
+  description: Outcomes of the required probes after the change.
+  returned: when applied
+  type: list
+  elements: dict
+probes_after_rollback:
+  description: Outcomes of the required probes after the rollback.
+  returned: when rolled back
+  type: list
+  elements: dict
+durations:
+  description: Seconds spent in each step (C(probes_before), C(apply), C(probes_after), C(commit), C(rollback), C(total)).
+  returned: always
+  type: dict
+mode:
+  description: V(networkmanager) or V(kernel-only).
+  returned: always
+  type: str
+checkpoint:
+  description: The NetworkManager checkpoint the change ran under.
+  returned: in NetworkManager mode
+  type: str
+revert_state:
+  description: The state the kernel-mode watchdog would apply to undo the change.
+  returned: in kernel-only mode
+  type: dict
+error_category:
+  description: On failure of nmstate itself, the kind of failure (see M(nodenet.nmstate.nmstate_apply)).
+  returned: failure
+  type: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
+    NMSTATECTL_DIRS,
+    NmstatectlClient,
+    NmstateError,
+    find_client,
+    network_manager_running,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
+    ProbeError,
+    controller_address,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import (
+    StateError,
+    check_shape,
+    secret_values,
+    strip_volatile,
+    unsatisfied,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_transaction import Transaction
+
+
+def describe(result):
+    probe = result["failed_probe"]
+    return "rolled back: probe %s (%s) failed after the change: %s; the node was restored to its previous state" % (
+        probe["name"], probe["type"], probe.get("output"))  # fmt: skip
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="raw"),
+            src=dict(type="path"),
+            probes=dict(type="list", elements="dict", default=[]),
+            default_probes=dict(type="bool", default=True),
+            dns_probe_name=dict(type="str", default="kubernetes.default.svc.cluster.local"),
+            probe_timeout=dict(type="int", default=20),
+            before_timeout=dict(type="int", default=3),
+            rollback_timeout=dict(type="int", default=60),
+            kernel_only=dict(type="bool"),
+            access=dict(type="str", choices=["auto", "libnmstate", "nmstatectl"], default="auto"),
+        ),
+        mutually_exclusive=[("state", "src")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    kernel_only = params["kernel_only"]
+    if kernel_only is None:
+        kernel_only = not network_manager_running()
+    mode = "kernel-only" if kernel_only else "networkmanager"
+    if params["src"] is not None or params["state"] is None:
+        module.fail_json(
+            msg="give 'state', or 'src' through the action plugin (call the module by its full name)"
+        )
+    desired = params["state"]
+    try:
+        check_shape(desired)
+    except StateError as exc:
+        module.fail_json(
+            msg="invalid desired state: %s" % exc, error_category="invalid_argument", mode=mode
+        )
+    module.no_log_values.update(secret_values(desired))
+    if params["rollback_timeout"] < params["probe_timeout"] + 15:
+        module.fail_json(msg="rollback_timeout (%d) must be at least probe_timeout (%d) + 15 seconds"
+                         % (params["rollback_timeout"], params["probe_timeout"]), mode=mode)  # fmt: skip
+
+    try:
+        client = find_client(module, params["access"])
+        nmstatectl_path = module.get_bin_path("nmstatectl", opt_dirs=NMSTATECTL_DIRS)
+        nmstatectl = (
+            NmstatectlClient(nmstatectl_path, module.run_command) if nmstatectl_path else None
+        )
+        transaction = Transaction(client, nmstatectl, kernel_only, params["rollback_timeout"],
+                                  params["probe_timeout"], params["before_timeout"],
+                                  controller=controller_address(os.environ))  # fmt: skip
+        if module.check_mode:
+            current = strip_volatile(client.show(kernel_only=kernel_only))
+            pending = unsatisfied(desired, current)
+            module.exit_json(
+                changed=bool(pending),
+                differences=pending,
+                mode=mode,
+                applied=False,
+                rolled_back=False,
+            )
+        result = transaction.run(
+            desired, params["probes"], params["default_probes"], params["dns_probe_name"]
+        )
+    except ProbeError as exc:
+        module.fail_json(msg="invalid probe: %s" % exc, mode=mode)
+    except NmstateError as exc:
+        failure = exc.to_result()
+        failure.update(mode=mode, applied=False, rolled_back=getattr(exc, "rolled_back", False))
+        module.fail_json(**failure)
+    result["changed"] = result["applied"]
+    if result["rolled_back"]:
+        module.fail_json(msg=describe(result), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
