@@ -22,7 +22,14 @@ class PlaybookRun:
     results: dict  # {host: {task name: result}}
 
     def result(self, host: str, task: str) -> dict:
-        return self.results.get(host, {}).get(task, {"_status": "missing"})
+        """A task's result by its name; role tasks are also found without their role prefix."""
+        tasks = self.results.get(host, {})
+        if task in tasks:
+            return tasks[task]
+        for name, result in tasks.items():
+            if name.endswith(" : " + task):
+                return result
+        return {"_status": "missing"}
 
 
 @pytest.fixture(scope="session")
