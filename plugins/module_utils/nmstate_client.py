@@ -82,6 +82,9 @@ class NmstateError(Exception):
         self.category = category
         self.nmstate_kind = nmstate_kind
 
+    def __str__(self):
+        return self.message
+
     def describe(self):
         return "%s (%s): %s" % (CATEGORY_HINTS.get(self.category, "nmstate failed"),
                                 self.nmstate_kind or self.category, self.message)  # fmt: skip

@@ -200,9 +200,15 @@ class Transaction(object):
                 self._timed("apply", self.client.apply, desired, kernel_only=True)
             except NmstateError as exc:
                 # Kernel mode has no checkpoint: undo whatever part of the change landed.
-                if watchdog.stop():
-                    self.client.apply(revert, kernel_only=True)
                 exc.rolled_back = True
+                if watchdog.stop():
+                    try:
+                        self.client.apply(revert, kernel_only=True)
+                    except NmstateError as revert_exc:
+                        exc.rolled_back = False
+                        exc.message += (
+                            "; applying the revert state failed too: %s" % revert_exc.message
+                        )
                 raise
             after = self._timed("probes_after", self.probe_all, required, self.probe_timeout)
             result["probes_after"] = after

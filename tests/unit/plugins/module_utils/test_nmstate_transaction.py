@@ -1,0 +1,260 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The safe-apply transaction with nmstate, probes and the watchdog faked; the watchdog also for real."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import stat
+import time
+
+import pytest
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils import nmstate_probes as probes
+from ansible_collections.nodenet.nmstate.plugins.module_utils import nmstate_transaction as tx
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import NmstateError
+
+CURRENT = {
+    "interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "up",
+                    "ipv4": {"enabled": True, "address": [{"ip": "10.0.0.5", "prefix-length": 24}]},
+                    "ipv6": {"enabled": True, "address": [{"ip": "fe80::5", "prefix-length": 64}]}}],
+    "routes": {"running": [{"destination": "0.0.0.0/0", "next-hop-address": "10.0.0.1", "next-hop-interface": "mgmt0"}],
+               "config": [{"destination": "0.0.0.0/0", "next-hop-address": "10.0.0.1", "next-hop-interface": "mgmt0"}]},
+    "dns-resolver": {"running": {"server": ["10.0.0.53"]}, "config": {"server": ["10.0.0.53"]}},
+}  # fmt: skip
+CUT = {
+    "interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "up", "ipv4": {"enabled": False}}]
+}
+
+
+class FakeClient:
+    path = "/usr/sbin/nmstatectl"
+
+    def __init__(self, failing_applies=0):
+        self.calls = []
+        self.failing_applies = failing_applies
+
+    def show(self, running_config=False, kernel_only=False):
+        return CURRENT
+
+    def apply(self, state, **kwargs):
+        self.calls.append(("apply", state, kwargs))
+        if self.failing_applies:
+            self.failing_applies -= 1
+            raise NmstateError("boom", "verification_failed", "VerificationError")
+        return (
+            "/org/freedesktop/NetworkManager/Checkpoint/3"
+            if kwargs.get("commit") is False
+            else None
+        )
+
+    def commit(self, checkpoint=None):
+        self.calls.append(("commit", checkpoint))
+
+    def rollback(self, checkpoint=None):
+        self.calls.append(("rollback", checkpoint))
+
+    def gen_revert(self, desired, current):
+        self.calls.append(("gen_revert",))
+        return {
+            "interfaces": [
+                {"name": "mgmt0", "type": "ethernet", "state": "up", "ipv4": {"enabled": True}}
+            ]
+        }
+
+
+class FakeWatchdog:
+    made = []
+
+    def __init__(self, nmstatectl, revert, timeout, fired=False):
+        self.revert, self.timeout, self.stopped, self.cleaned = revert, timeout, False, False
+        self._fired = fired
+        FakeWatchdog.made.append(self)
+
+    def stop(self):
+        self.stopped = True
+        return not self._fired
+
+    def cleanup(self):
+        self.cleaned = True
+
+
+def scripted(outcomes):
+    """A probe runner that answers from a dict {probe name: [passed, passed, ...]}."""
+
+    def run(probe, timeout):
+        passed = outcomes[probe["name"]].pop(0)
+        return {
+            "name": probe["name"],
+            "type": probe["type"],
+            "passed": passed,
+            "output": "scripted",
+        }
+
+    return run
+
+
+def make(kernel_only, outcomes, client=None, **kwargs):
+    client = client or FakeClient()
+    FakeWatchdog.made = []
+    transaction = tx.Transaction(client, client, kernel_only, rollback_timeout=60, probe_timeout=5,
+                                 run_probe=scripted(outcomes), watchdog_factory=FakeWatchdog,
+                                 controller="10.0.0.100", **kwargs)  # fmt: skip
+    return transaction, client
+
+
+def test_default_probes_are_controller_gateway_and_dns():
+    names = [p["name"] for p in probes.default_probes(CURRENT, controller="10.0.0.100")]
+    assert names == ["controller", "default-gateway", "dns-10.0.0.53"]
+
+
+def test_networkmanager_mode_commits_when_required_probes_pass():
+    transaction, client = make(
+        False,
+        {"controller": [True, True], "default-gateway": [True, True], "dns-10.0.0.53": [False]},
+    )
+    result = transaction.run(CUT, [])
+    assert result["applied"] and not result["rolled_back"]
+    assert result["required_probes"] == ["controller", "default-gateway"], (
+        "dns failed before: not required"
+    )
+    assert [c[0] for c in client.calls] == ["apply", "commit"]
+    assert client.calls[0][2] == {"commit": False, "rollback_timeout": 60}
+    assert client.calls[1][1] == "/org/freedesktop/NetworkManager/Checkpoint/3"
+
+
+def test_networkmanager_mode_rolls_back_the_checkpoint_when_a_probe_fails():
+    transaction, client = make(
+        False,
+        {"controller": [True, False, True], "default-gateway": [False], "dns-10.0.0.53": [False]},
+    )
+    result = transaction.run(CUT, [])
+    assert result["rolled_back"] and not result["applied"]
+    assert result["failed_probe"]["name"] == "controller"
+    assert [c[0] for c in client.calls] == ["apply", "rollback"]
+    assert result["probes_after_rollback"][0]["passed"] is True
+
+
+def test_kernel_mode_stops_the_watchdog_when_probes_pass():
+    transaction, client = make(
+        True,
+        {"controller": [True, True], "default-gateway": [True, True], "dns-10.0.0.53": [False]},
+    )
+    result = transaction.run(CUT, [])
+    assert result["applied"]
+    watchdog = FakeWatchdog.made[0]
+    assert watchdog.stopped and watchdog.cleaned and watchdog.timeout == 60
+    assert [c[0] for c in client.calls] == ["gen_revert", "apply"]
+
+
+def test_kernel_mode_applies_the_completed_revert_when_a_probe_fails():
+    transaction, client = make(
+        True,
+        {"controller": [True, False, True], "default-gateway": [False], "dns-10.0.0.53": [False]},
+    )
+    result = transaction.run(CUT, [])
+    assert result["rolled_back"] and result["failed_probe"]["name"] == "controller"
+    revert = client.calls[-1][1]
+    assert client.calls[-1][0] == "apply" and revert is FakeWatchdog.made[0].revert
+    mgmt = revert["interfaces"][0]
+    assert mgmt["ipv4"]["address"] == [{"ip": "10.0.0.5", "prefix-length": 24}], (
+        "gr's missing address is restored"
+    )
+    assert mgmt["ipv6"]["address"] == [{"ip": "fe80::5", "prefix-length": 64}], (
+        "link-local kept to restore it"
+    )
+    assert revert["routes"]["config"][0]["destination"] == "0.0.0.0/0"
+
+
+def test_kernel_mode_reports_a_watchdog_that_fired_first():
+    client = FakeClient()
+    FakeWatchdog.made = []
+    transaction = tx.Transaction(client, client, True, 60, 5, run_probe=scripted({"controller": [True, True, True], "default-gateway": [True, True, True], "dns-10.0.0.53": [False]}),
+                                 watchdog_factory=lambda *a: FakeWatchdog(*a, fired=True), controller="10.0.0.100")  # fmt: skip
+    result = transaction.run(CUT, [])
+    assert result["rolled_back"] and result["failed_probe"]["name"] == "watchdog"
+    assert [c[0] for c in client.calls] == ["gen_revert", "apply"], "the watchdog already reverted"
+
+
+def test_kernel_mode_failed_apply_is_reverted_and_reraised():
+    transaction, client = make(True, {"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [False]},
+                               client=FakeClient(failing_applies=1))  # fmt: skip
+    with pytest.raises(NmstateError) as raised:
+        transaction.run(CUT, [])
+    assert raised.value.rolled_back is True
+    assert [c[0] for c in client.calls] == ["gen_revert", "apply", "apply"]
+
+
+def test_kernel_mode_says_so_when_the_revert_fails_too():
+    transaction = make(True, {"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [False]},
+                       client=FakeClient(failing_applies=2))[0]  # fmt: skip
+    with pytest.raises(NmstateError) as raised:
+        transaction.run(CUT, [])
+    assert raised.value.rolled_back is False
+    assert "applying the revert state failed too: boom" in raised.value.message
+
+
+def test_kernel_mode_without_nmstatectl_refuses_before_changing_anything():
+    client = FakeClient()
+    transaction = tx.Transaction(client, None, True, 60, 5, run_probe=scripted({"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [True]}),
+                                 controller="10.0.0.100")  # fmt: skip
+    with pytest.raises(tx.TransactionError) as raised:
+        transaction.run(CUT, [])
+    assert raised.value.category == "dependency" and client.calls == []
+
+
+@pytest.mark.parametrize(
+    ("probe", "message"),
+    [
+        ({"name": "x", "type": "telnet"}, "type must be one of"),
+        ({"name": "x", "type": "tcp", "host": "a"}, "needs port"),
+        ({"name": "x", "type": "command", "argv": "rm -rf /"}, "argv must be a list"),
+    ],
+)
+def test_bad_probe_definitions_are_refused(probe, message):
+    with pytest.raises(probes.ProbeError) as raised:
+        probes.validate(probe)
+    assert message in str(raised.value)
+
+
+def test_probe_retries_until_it_passes_or_time_runs_out(monkeypatch):
+    answers = [False, False, True]
+    monkeypatch.setattr(probes, "run_once", lambda probe: (answers.pop(0), "out"))
+    now = [0.0]
+    result = probes.run({"name": "p", "type": "ping", "host": "h"}, timeout=10, clock=lambda: now[0],
+                        sleep=lambda s: now.__setitem__(0, now[0] + s))  # fmt: skip
+    assert result["passed"] and result["attempts"] == 3
+    monkeypatch.setattr(probes, "run_once", lambda probe: (False, "down"))
+    now[0] = 0.0
+    result = probes.run({"name": "p", "type": "ping", "host": "h"}, timeout=3, clock=lambda: now[0],
+                        sleep=lambda s: now.__setitem__(0, now[0] + s))  # fmt: skip
+    assert not result["passed"] and result["output"] == "down"
+
+
+def test_controller_address_comes_from_the_ssh_connection():
+    assert (
+        probes.controller_address({"SSH_CONNECTION": "10.0.0.100 50000 10.0.0.5 22"})
+        == "10.0.0.100"
+    )
+    assert probes.controller_address({}) is None
+
+
+def test_real_watchdog_fires_unless_stopped(tmp_path):
+    fake = tmp_path / "nmstatectl"
+    record = tmp_path / "applied"
+    fake.write_text('#!/bin/sh\necho "$@" > %s\n' % record)
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    stopped = tx.KernelWatchdog(str(fake), {"interfaces": []}, timeout=1)
+    assert stopped.stop() is True
+    fired = tx.KernelWatchdog(str(fake), {"interfaces": []}, timeout=1)
+    deadline = time.monotonic() + 10
+    while not fired.fired() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert fired.stop() is False
+    assert record.read_text().split()[:2] == ["apply", "--kernel"]
+    assert record.read_text().split()[2] == fired.revert_path
+    fired.cleanup()
+    stopped.cleanup()
+    assert not os.path.exists(fired.workdir)
