@@ -171,7 +171,12 @@ def test_kernel_mode_applies_the_completed_revert_when_a_probe_fails():
 def test_kernel_mode_reports_a_watchdog_that_fired_first():
     client = FakeClient()
     FakeWatchdog.made = []
-    transaction = tx.Transaction(client, client, True, 60, 5, run_probe=scripted({"controller": [True, True, True], "default-gateway": [True, True, True], "dns-10.0.0.53": [False]}),
+    outcomes = {
+        "controller": [True, True, True],
+        "default-gateway": [True, True, True],
+        "dns-10.0.0.53": [False],
+    }
+    transaction = tx.Transaction(client, client, True, 60, 5, run_probe=scripted(outcomes),
                                  watchdog_factory=lambda *a: FakeWatchdog(*a, fired=True), controller="10.0.0.100")  # fmt: skip
     result = transaction.run(CUT, [])
     assert result["rolled_back"] and result["failed_probe"]["name"] == "watchdog"
