@@ -36,7 +36,7 @@ cp scripts/get_pip_offline.py "$test_home/.ansible/test/cache/get_pip_24_2.py"
     HOME=$test_home ansible-test sanity --local --python 3.11 --color no
     HOME=$test_home ansible-test units --local --python 3.11 --color no
 )
-ANSIBLE_COLLECTIONS_PATH=$work ansible-lint roles playbooks tests/integration/playbooks
+ANSIBLE_COLLECTIONS_PATH=$work ansible-lint roles playbooks tests/integration/playbooks tests/molecule
 
 stage "lab integration tests (real nmstate, API server and SSH nodes)"
 python -m pytest -q -p no:cacheprovider tests/integration

@@ -142,6 +142,7 @@ class Transaction(object):
         """Apply `desired` safely; a result dict (see the module's RETURN)."""
         started = self.clock()
         current = self.client.show(kernel_only=self.kernel_only)
+        running_before = self.client.show(running_config=True, kernel_only=self.kernel_only)
         probes = list(user_probes)
         if use_default_probes:
             probes = probes_mod.default_probes(current, dns_probe_name, self.controller) + probes
@@ -154,13 +155,17 @@ class Transaction(object):
             "probes_before": before,
             "required_probes": [p["name"] for p in required],
             "applied": False,
+            "changed": False,
             "rolled_back": False,
             "failed_probe": None,
         }
         if self.kernel_only:
-            self._run_kernel(desired, current, required, result)
+            self._run_kernel(desired, current, running_before, required, result)
         else:
             self._run_networkmanager(desired, required, result)
+        if result["applied"]:
+            running_after = self.client.show(running_config=True, kernel_only=self.kernel_only)
+            result["changed"] = strip_volatile(running_before) != strip_volatile(running_after)
         self.durations["total"] = round(self.clock() - started, 2)
         result["durations"] = self.durations
         return result
@@ -183,14 +188,13 @@ class Transaction(object):
         result.update(rolled_back=True, failed_probe=failure)
         result["probes_after_rollback"] = self.probe_all(required, self.probe_timeout)
 
-    def _run_kernel(self, desired, current, required, result):
+    def _run_kernel(self, desired, current, running, required, result):
         if self.nmstatectl is None:
             raise TransactionError(
                 "a safe kernel-only apply needs nmstatectl on the node for nmstate's revert "
                 "state (gen-revert); install nmstatectl or use NetworkManager mode",
                 category="dependency",
             )
-        running = self.client.show(running_config=True, kernel_only=True)
         revert = complete_revert(self._timed("gen_revert", self.nmstatectl.gen_revert, desired, current),
                                  running, desired)  # fmt: skip
         result["revert_state"] = revert

@@ -118,7 +118,11 @@ EXAMPLES = r"""
 
 RETURN = r"""
 applied:
-  description: The change was applied and kept.
+  description: The change was applied and kept (also when the node already had it).
+  returned: always
+  type: bool
+changed:
+  description: The node's running configuration differs after the change.
   returned: always
   type: bool
 rolled_back:
@@ -268,7 +272,6 @@ def main():
         failure = exc.to_result()
         failure.update(mode=mode, applied=False, rolled_back=getattr(exc, "rolled_back", False))
         module.fail_json(**failure)
-    result["changed"] = result["applied"]
     if result["rolled_back"]:
         module.fail_json(msg=describe(result), **result)
     module.exit_json(**result)
