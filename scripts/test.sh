@@ -15,8 +15,8 @@ ruff check .
 ruff format --check .
 shellcheck scripts/*.sh .ci/run tests/lab/build/*.sh tests/lab/nodenet_lab/*.sh
 
-stage "lab unit tests"
-python -m pytest -q tests/lab/unit
+stage "lab and operator unit tests"
+python -m pytest -q tests/lab/unit tests/operator
 
 stage "collection: build, ansible-test sanity and units, ansible-lint"
 cache=${NODENET_LAB_CACHE:-/var/cache/nodenet-lab}
@@ -38,7 +38,7 @@ cp scripts/get_pip_offline.py "$test_home/.ansible/test/cache/get_pip_24_2.py"
 )
 ANSIBLE_COLLECTIONS_PATH=$work ansible-lint roles playbooks tests/integration/playbooks tests/molecule
 
-stage "lab integration tests (real nmstate, API server and SSH nodes)"
-python -m pytest -q -p no:cacheprovider tests/integration
+stage "lab integration and end-to-end tests (real nmstate, API server, SSH nodes, operator)"
+python -m pytest -q -p no:cacheprovider tests/integration tests/e2e
 
 stage "done in $((SECONDS - started)) s"

@@ -202,8 +202,19 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_transactio
 
 def describe(result):
     probe = result["failed_probe"]
-    return "rolled back: probe %s (%s) failed after the change: %s; the node was restored to its previous state" % (
-        probe["name"], probe["type"], probe.get("output"))  # fmt: skip
+    message = "rolled back: probe %s (%s) failed after the change: %s; " % (
+        probe["name"],
+        probe["type"],
+        probe.get("output"),
+    )
+    still_failing = [
+        p["name"] for p in result.get("probes_after_rollback") or [] if not p["passed"]
+    ]
+    if still_failing:
+        return message + "the previous state was re-applied, but probes %s still fail" % ", ".join(
+            still_failing
+        )
+    return message + "the node was restored to its previous state"
 
 
 def main():

@@ -158,6 +158,7 @@ def test_kernel_mode_applies_the_completed_revert_when_a_probe_fails():
     assert result["rolled_back"] and result["failed_probe"]["name"] == "controller"
     revert = client.calls[-1][1]
     assert client.calls[-1][0] == "apply" and revert is FakeWatchdog.made[0].revert
+    assert client.calls[-1][2] == {"kernel_only": True, "verify": False}
     mgmt = revert["interfaces"][0]
     assert mgmt["ipv4"]["address"] == [{"ip": "10.0.0.5", "prefix-length": 24}], (
         "gr's missing address is restored"
@@ -258,8 +259,7 @@ def test_real_watchdog_fires_unless_stopped(tmp_path):
     while not fired.fired() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert fired.stop() is False
-    assert record.read_text().split()[:2] == ["apply", "--kernel"]
-    assert record.read_text().split()[2] == fired.revert_path
+    assert record.read_text().split() == ["apply", "--kernel", "--no-verify", fired.revert_path]
     fired.cleanup()
     stopped.cleanup()
     assert not os.path.exists(fired.workdir)
