@@ -33,15 +33,6 @@ class PlaybookRun:
 
 
 @pytest.fixture(scope="session")
-def collections_path(tmp_path_factory) -> Path:
-    """ansible_collections/nodenet/nmstate pointing at this checkout."""
-    root = tmp_path_factory.mktemp("collections")
-    (root / "ansible_collections" / "nodenet").mkdir(parents=True)
-    (root / "ansible_collections" / "nodenet" / "nmstate").symlink_to(REPO)
-    return root
-
-
-@pytest.fixture(scope="session")
 def playbook(lab, collections_path, tmp_path_factory):
     """Run a playbook of tests/integration/playbooks with extra vars passed as a JSON file."""
     work = tmp_path_factory.mktemp("playbooks")

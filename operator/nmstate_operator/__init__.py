@@ -1,0 +1,1 @@
+"""nmstate operator: Kubernetes objects in, runs of the nodenet.nmstate playbooks out."""

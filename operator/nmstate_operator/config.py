@@ -1,0 +1,73 @@
+"""The operator's settings, from flags and environment variables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Config:
+    # Where the collection lives: a directory holding ansible_collections/nodenet/nmstate.
+    collections_path: Path
+    runner_dir: Path
+    ssh_private_key: Path
+    ssh_user: str = "root"
+    python_interpreter: str = "/usr/bin/python3"
+    address_type: str = "InternalIP"
+    report_interval: float = 60.0
+    max_runner_artifacts: int = 10
+    forks: int = 50
+    liveness: str | None = None
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"NMSTATE_OPERATOR_{name}", default)
+
+
+def parse(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(
+        prog="python -m nmstate_operator",
+        description="Run the nmstate operator. Every flag also reads NMSTATE_OPERATOR_<FLAG> "
+        "(upper case, '-' as '_'). The Kubernetes connection comes from KUBECONFIG or in-cluster.",
+    )
+    parser.add_argument("--collections-path", default=env("COLLECTIONS_PATH"),
+                        help="directory with ansible_collections/nodenet/nmstate (required)")  # fmt: skip
+    parser.add_argument("--runner-dir", default=env("RUNNER_DIR", "/var/lib/nmstate-operator/runner"),
+                        help="ansible-runner private data dirs and artifacts")  # fmt: skip
+    parser.add_argument("--ssh-private-key", default=env("SSH_PRIVATE_KEY"),
+                        help="SSH key for the nodes, e.g. mounted from a Secret (required)")  # fmt: skip
+    parser.add_argument("--ssh-user", default=env("SSH_USER", "root"))
+    parser.add_argument(
+        "--python-interpreter", default=env("PYTHON_INTERPRETER", "/usr/bin/python3")
+    )
+    parser.add_argument("--address-type", default=env("ADDRESS_TYPE", "InternalIP"),
+                        help="which Node address to reach nodes at")  # fmt: skip
+    parser.add_argument("--report-interval", type=float, default=float(env("REPORT_INTERVAL", "60")),
+                        help="seconds between report runs over all nodes (default 60)")  # fmt: skip
+    parser.add_argument(
+        "--max-runner-artifacts", type=int, default=int(env("MAX_RUNNER_ARTIFACTS", "10"))
+    )
+    parser.add_argument("--forks", type=int, default=int(env("FORKS", "50")))
+    parser.add_argument("--liveness", default=env("LIVENESS"),
+                        help="serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz")  # fmt: skip
+    args = parser.parse_args(argv)
+    missing = [flag for flag in ("collections_path", "ssh_private_key") if not getattr(args, flag)]
+    if missing:
+        parser.error("missing " + ", ".join("--" + m.replace("_", "-") for m in missing))
+    return Config(
+        collections_path=Path(args.collections_path),
+        runner_dir=Path(args.runner_dir),
+        ssh_private_key=Path(args.ssh_private_key),
+        ssh_user=args.ssh_user,
+        python_interpreter=args.python_interpreter,
+        address_type=args.address_type,
+        report_interval=args.report_interval,
+        max_runner_artifacts=args.max_runner_artifacts,
+        forks=args.forks,
+        liveness=args.liveness,
+    )

@@ -1,0 +1,86 @@
+"""NodeNetworkState status from report runs: written only when what nmstate reports changed."""
+
+from __future__ import annotations
+
+import logging
+
+from kubernetes import client
+
+from . import kube
+from .config import Config
+from .runs import run_playbook
+
+log = logging.getLogger(__name__)
+
+
+def status_for(outcome, previous: dict) -> dict:
+    """The NNS status a report outcome calls for (conditions with fresh times)."""
+    conditions = previous.get("conditions") or []
+    report = outcome.facts.get("nmstate_report") if outcome else None
+    if report:
+        return {
+            "currentState": report["current_state"],
+            "handlerNmstateVersion": report["nmstate_version"],
+            "lastSuccessfulUpdateTime": kube.now(),
+            "conditions": [
+                kube.condition(
+                    "Available",
+                    "True",
+                    "SuccessfullyReported",
+                    "nmstate reported the node's state",
+                    conditions,
+                ),
+                kube.condition("Failing", "False", "SuccessfullyReported", "", conditions),
+            ],
+        }
+    unreachable = outcome is None or outcome.unreachable
+    reason = "NodeUnreachable" if unreachable else "ReportFailed"
+    message = "; ".join(outcome.failures)[-1000:] if outcome and outcome.failures else "no report"
+    return {
+        "conditions": [
+            kube.condition("Available", "False", reason, message, conditions),
+            kube.condition("Failing", "True", reason, message, conditions),
+        ]
+    }
+
+
+def needs_write(previous: dict, new: dict) -> bool:
+    if not kube.same_conditions(previous.get("conditions") or [], new["conditions"]):
+        return True
+    if "currentState" not in new:
+        return False
+    return kube.canonical(previous.get("currentState")) != kube.canonical(
+        new["currentState"]
+    ) or previous.get("handlerNmstateVersion") != new.get("handlerNmstateVersion")
+
+
+def report_round(config: Config, core: client.CoreV1Api, custom: client.CustomObjectsApi) -> dict:
+    """One report run over all nodes; returns counts for logs and metrics."""
+    nodes = kube.list_nodes(core)
+    targets = {}
+    for node in nodes:
+        address = kube.node_address(node, config.address_type)
+        if address:
+            targets[node["metadata"]["name"]] = address
+    counts = {"nodes": len(targets), "writes": 0, "unreachable": 0}
+    if not targets:
+        return counts
+    result = run_playbook(config, "nodenet.nmstate.report", targets, "report")
+    existing = kube.list_nns(custom)
+    for name in targets:
+        nns = existing.get(name)
+        if nns is None:
+            continue  # the Node handler creates it; the next round fills it
+        outcome = result.hosts.get(name)
+        if outcome is not None and outcome.unreachable:
+            counts["unreachable"] += 1
+        previous = nns.get("status") or {}
+        new = status_for(outcome, previous)
+        if needs_write(previous, new):
+            kube.patch_nns_status(custom, name, new)
+            counts["writes"] += 1
+    log.info(
+        "report round: %(nodes)d nodes, %(writes)d status writes, %(unreachable)d unreachable",
+        counts,
+    )
+    return counts

@@ -1,0 +1,124 @@
+"""One way to run the collection's playbooks: ansible-runner, with states passed as data files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ansible_runner
+
+from .config import Config
+
+# Only one run may touch a node at a time, whatever asked for it.
+_node_locks: dict[str, threading.Lock] = {}
+_node_locks_guard = threading.Lock()
+
+
+def node_lock(name: str) -> threading.Lock:
+    with _node_locks_guard:
+        return _node_locks.setdefault(name, threading.Lock())
+
+
+@dataclass
+class HostOutcome:
+    ok: bool = True
+    unreachable: bool = False
+    facts: dict = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    status: str
+    rc: int
+    hosts: dict[str, HostOutcome]
+
+
+def inventory(nodes: dict[str, str], config: Config) -> dict:
+    """An inventory of nodes (name -> address) for ansible-runner."""
+    return {
+        "all": {
+            "hosts": {name: {"ansible_host": address} for name, address in nodes.items()},
+            "vars": {
+                "ansible_user": config.ssh_user,
+                "ansible_ssh_private_key_file": str(config.ssh_private_key),
+                "ansible_python_interpreter": config.python_interpreter,
+            },
+        }
+    }
+
+
+def run_playbook(
+    config: Config,
+    playbook: str,
+    nodes: dict[str, str],
+    purpose: str,
+    data_files: dict[str, object] | None = None,
+) -> RunResult:
+    """Run collection playbook `playbook` (e.g. nodenet.nmstate.report) over `nodes`.
+
+    Runs for the same `purpose` share a private data dir whose artifacts are rotated.
+
+    `data_files` become JSON files next to the run and reach the playbook as
+    `<name>_file` variables holding their paths: data never passes through a command line or
+    a template.
+    """
+    private = config.runner_dir / purpose
+    ident = f"{purpose}-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}"
+    private.mkdir(parents=True, exist_ok=True)
+    data_dir = private / "data"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir()
+    extravars = {}
+    for name, content in (data_files or {}).items():
+        path = data_dir / f"{name}.json"
+        path.write_text(json.dumps(content))
+        extravars[f"{name}_file"] = str(path)
+    hosts: dict[str, HostOutcome] = {name: HostOutcome() for name in nodes}
+
+    def on_event(event: dict) -> bool:
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        if host not in hosts:
+            return True
+        outcome = hosts[host]
+        kind = event.get("event")
+        if kind == "runner_on_ok":
+            outcome.facts.update((data.get("res") or {}).get("ansible_facts") or {})
+        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+            outcome.ok = False
+            outcome.failures.append(str((data.get("res") or {}).get("msg", "failed")))
+        elif kind == "runner_on_unreachable":
+            outcome.ok = False
+            outcome.unreachable = True
+            outcome.failures.append(str((data.get("res") or {}).get("msg", "unreachable")))
+        return True
+
+    env = {
+        "ANSIBLE_COLLECTIONS_PATH": str(config.collections_path),
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=/dev/null",
+        "ANSIBLE_FORKS": str(config.forks),
+        # The runner starts ansible-playbook from this venv.
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+    runner = ansible_runner.run(
+        private_data_dir=str(private),
+        playbook=playbook,
+        inventory=inventory(nodes, config),
+        extravars=extravars,
+        envvars=env,
+        ident=ident,
+        rotate_artifacts=config.max_runner_artifacts,
+        suppress_env_files=True,
+        quiet=True,
+        event_handler=on_event,
+    )
+    return RunResult(runner.status, runner.rc, hosts)

@@ -1,0 +1,87 @@
+"""The CRDs take kubernetes-nmstate's manifests unchanged and reject what they should."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from kubernetes import client
+
+KN_POLICY = """\
+apiVersion: nmstate.io/{version}
+kind: NodeNetworkConfigurationPolicy
+metadata:
+  name: {name}
+spec:
+  nodeSelector:
+    node-role.kubernetes.io/worker: ""
+  maxUnavailable: {max_unavailable}
+  desiredState:
+    interfaces:
+      - name: br1
+        description: Linux bridge with eth1 as a port
+        type: linux-bridge
+        state: up
+        ipv4:
+          dhcp: true
+          enabled: true
+        bridge:
+          options:
+            stp:
+              enabled: false
+          port:
+            - name: eth1
+"""
+
+
+def kubectl(lab, *args, stdin=None, check=True):
+    return subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), *args], input=stdin,
+                          capture_output=True, text=True, check=check)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("version", "max_unavailable"), [("v1", '"50%"'), ("v1beta1", "3"), ("v1alpha1", '"100%"')]
+)
+def test_kubernetes_nmstate_policies_apply_unchanged_in_every_served_version(
+    lab, crds, version, max_unavailable
+):
+    name = f"kn-{version}"
+    manifest = KN_POLICY.format(version=version, name=name, max_unavailable=max_unavailable)
+    try:
+        kubectl(lab, "apply", "-f", "-", stdin=manifest)
+        shown = kubectl(
+            lab, "get", "nncp", name, "-o", "jsonpath={.spec.desiredState.interfaces[0].name}"
+        ).stdout
+        assert shown == "br1"
+    finally:
+        kubectl(lab, "delete", "nncp", name, "--ignore-not-found", check=False)
+
+
+@pytest.mark.parametrize("max_unavailable", ['"0%"', "0", '"150%"', '"lots"'])
+def test_invalid_max_unavailable_is_rejected_by_the_api_server(lab, crds, max_unavailable):
+    manifest = KN_POLICY.format(version="v1", name="bad-max", max_unavailable=max_unavailable)
+    done = kubectl(lab, "apply", "-f", "-", stdin=manifest, check=False)
+    assert done.returncode != 0
+    assert "maxUnavailable" in done.stderr
+
+
+def test_the_seeds_nns_patch_is_accepted(lab, crds, api):
+    custom = client.CustomObjectsApi(api)
+    body = {"apiVersion": "nmstate.io/v1beta1", "kind": "NodeNetworkState", "metadata": {"name": "crd-probe"},
+            "spec": {"managed": False, "nodeName": "crd-probe"}}  # fmt: skip
+    custom.create_cluster_custom_object("nmstate.io", "v1beta1", "nodenetworkstates", body)
+    try:
+        patch = '{"spec":{"desiredState":{"interfaces":[{"name":"br1","type":"linux-bridge","state":"up"}]}}}'
+        kubectl(lab, "patch", "nns", "crd-probe", "--type", "merge", "-p", patch)
+        got = custom.get_cluster_custom_object(
+            "nmstate.io", "v1alpha1", "nodenetworkstates", "crd-probe"
+        )
+        assert got["spec"]["desiredState"]["interfaces"][0]["name"] == "br1", (
+            "v1alpha1 serves the same object"
+        )
+        columns = kubectl(lab, "get", "nns", "crd-probe").stdout.split("\n")[0].split()
+        assert columns[:4] == ["NAME", "AVAILABLE", "REASON", "UPDATED"]
+    finally:
+        custom.delete_cluster_custom_object(
+            "nmstate.io", "v1beta1", "nodenetworkstates", "crd-probe"
+        )

@@ -1,0 +1,83 @@
+"""NNS status decisions: what to write after a report, and when to write nothing."""
+
+from nmstate_operator import kube, reporting
+from nmstate_operator.runs import HostOutcome, inventory
+
+STATE = {"interfaces": [{"name": "eth1", "type": "ethernet", "state": "up"}]}
+
+
+def reported(state=STATE, version="2.2.62"):
+    return HostOutcome(
+        facts={"nmstate_report": {"current_state": state, "nmstate_version": version}}
+    )
+
+
+def test_a_report_makes_the_node_available_with_its_state():
+    status = reporting.status_for(reported(), {})
+    assert status["currentState"] == STATE and status["handlerNmstateVersion"] == "2.2.62"
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {
+        "Available": "True",
+        "Failing": "False",
+    }
+
+
+def test_an_unchanged_report_needs_no_write_even_though_heartbeats_move():
+    previous = reporting.status_for(reported(), {})
+    again = reporting.status_for(reported(), previous)
+    assert not reporting.needs_write(previous, again)
+
+
+def test_a_changed_state_or_version_needs_a_write():
+    previous = reporting.status_for(reported(), {})
+    changed = {"interfaces": [{"name": "eth1", "type": "ethernet", "state": "down"}]}
+    assert reporting.needs_write(previous, reporting.status_for(reported(changed), previous))
+    assert reporting.needs_write(
+        previous, reporting.status_for(reported(version="2.2.63"), previous)
+    )
+
+
+def test_an_unreachable_node_is_failing_once_and_keeps_its_last_state():
+    previous = reporting.status_for(reported(), {})
+    down = HostOutcome(
+        ok=False, unreachable=True, failures=["ssh: connect to host: No route to host"]
+    )
+    status = reporting.status_for(down, previous)
+    assert "currentState" not in status, "the last known state stays"
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert (
+        conditions["Available"]["status"] == "False"
+        and conditions["Available"]["reason"] == "NodeUnreachable"
+    )
+    assert "No route to host" in conditions["Failing"]["message"]
+    assert reporting.needs_write(previous, status)
+    merged = dict(previous, **status)
+    assert not reporting.needs_write(merged, reporting.status_for(down, merged))
+
+
+def test_transition_time_moves_only_with_the_status():
+    first = kube.condition("Available", "True", "R", "m", [])
+    first["lastTransitionTime"] = "2000-01-01T00:00:00Z"
+    same = kube.condition("Available", "True", "R", "m", [first])
+    flipped = kube.condition("Available", "False", "R", "m", [first])
+    assert same["lastTransitionTime"] == "2000-01-01T00:00:00Z"
+    assert flipped["lastTransitionTime"] != "2000-01-01T00:00:00Z"
+
+
+def test_node_address_by_type_and_runner_inventory(tmp_path):
+    node = {
+        "status": {
+            "addresses": [
+                {"type": "Hostname", "address": "n1"},
+                {"type": "InternalIP", "address": "10.0.0.1"},
+            ]
+        }
+    }
+    assert kube.node_address(node, "InternalIP") == "10.0.0.1"
+    assert kube.node_address(node, "ExternalIP") is None
+
+    class Config:
+        ssh_user, ssh_private_key, python_interpreter = "root", tmp_path / "key", "/usr/bin/python3"
+
+    inv = inventory({"n1": "10.0.0.1"}, Config)
+    assert inv["all"]["hosts"] == {"n1": {"ansible_host": "10.0.0.1"}}
+    assert inv["all"]["vars"]["ansible_ssh_private_key_file"] == str(tmp_path / "key")
