@@ -10,7 +10,7 @@ import kopf
 from kubernetes import client
 from kubernetes import config as kube_config
 
-from . import kube, reporting
+from . import kube, nns_apply, reporting
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +69,18 @@ async def report_loop(memo: kopf.Memo) -> None:
         except Exception:  # a failed round must not end reporting; the next one retries
             log.exception("report round failed")
         await asyncio.to_thread(memo.report_now.wait, memo.config.report_interval)
+
+
+@kopf.on.field(
+    "nmstate.io", "v1beta1", "nodenetworkstates", field="spec.desiredState", retries=5, backoff=10
+)
+def nns_desired_state_changed(body: kopf.Body, new, memo: kopf.Memo, **_) -> None:
+    """Apply a desired state patched onto a NodeNetworkState to its node."""
+    if not new:
+        nns_apply.record_cleared(memo.custom, dict(body))
+        return
+    try:
+        nns_apply.apply_desired_state(memo.config, memo.core, memo.custom, dict(body))
+    except nns_apply.NodeUnreachable as exc:
+        raise kopf.TemporaryError(str(exc), delay=10) from exc
+    memo.report_now.set()  # refresh the NNS's currentState right after the apply

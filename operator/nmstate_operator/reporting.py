@@ -7,41 +7,35 @@ import logging
 from kubernetes import client
 
 from . import kube
+from .conditions import nns_conditions
 from .config import Config
-from .runs import run_playbook
+from .runs import node_lock, run_playbook
 
 log = logging.getLogger(__name__)
 
 
-def status_for(outcome, previous: dict) -> dict:
+def status_for(outcome, nns: dict) -> dict:
     """The NNS status a report outcome calls for (conditions with fresh times)."""
-    conditions = previous.get("conditions") or []
+    previous = nns.get("status") or {}
+    generation = (nns.get("metadata") or {}).get("generation")
     report = outcome.facts.get("nmstate_report") if outcome else None
     if report:
+        conditions = nns_conditions(
+            previous.get("conditions") or [], generation, previous.get("lastApply")
+        )
         return {
             "currentState": report["current_state"],
             "handlerNmstateVersion": report["nmstate_version"],
             "lastSuccessfulUpdateTime": kube.now(),
-            "conditions": [
-                kube.condition(
-                    "Available",
-                    "True",
-                    "SuccessfullyReported",
-                    "nmstate reported the node's state",
-                    conditions,
-                ),
-                kube.condition("Failing", "False", "SuccessfullyReported", "", conditions),
-            ],
+            "conditions": conditions,
         }
     unreachable = outcome is None or outcome.unreachable
     reason = "NodeUnreachable" if unreachable else "ReportFailed"
     message = "; ".join(outcome.failures)[-1000:] if outcome and outcome.failures else "no report"
-    return {
-        "conditions": [
-            kube.condition("Available", "False", reason, message, conditions),
-            kube.condition("Failing", "True", reason, message, conditions),
-        ]
-    }
+    conditions = nns_conditions(
+        previous.get("conditions") or [], generation, previous.get("lastApply"), message, reason
+    )
+    return {"conditions": conditions}
 
 
 def needs_write(previous: dict, new: dict) -> bool:
@@ -65,7 +59,18 @@ def report_round(config: Config, core: client.CoreV1Api, custom: client.CustomOb
     counts = {"nodes": len(targets), "writes": 0, "unreachable": 0}
     if not targets:
         return counts
-    result = run_playbook(config, "nodenet.nmstate.report", targets, "report")
+    # A node that another run holds (an apply) sits this round out: one run per node at a time.
+    locked = [name for name in targets if node_lock(name).acquire(blocking=False)]
+    try:
+        targets = {name: targets[name] for name in locked}
+        result = (
+            run_playbook(config, "nodenet.nmstate.report", targets, "report") if targets else None
+        )
+    finally:
+        for name in locked:
+            node_lock(name).release()
+    if result is None:
+        return counts
     existing = kube.list_nns(custom)
     for name in targets:
         nns = existing.get(name)
@@ -75,7 +80,7 @@ def report_round(config: Config, core: client.CoreV1Api, custom: client.CustomOb
         if outcome is not None and outcome.unreachable:
             counts["unreachable"] += 1
         previous = nns.get("status") or {}
-        new = status_for(outcome, previous)
+        new = status_for(outcome, nns)
         if needs_write(previous, new):
             kube.patch_nns_status(custom, name, new)
             counts["writes"] += 1

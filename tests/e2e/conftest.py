@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,23 @@ def crds(api):
             time.sleep(0.2)
 
 
+LIVENESS = "http://127.0.0.1:18089/healthz"
+
+
+def wait_until_live(process, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the operator exited at start: {process.log_path.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(LIVENESS, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"the operator's liveness endpoint did not answer in {timeout} s")
+
+
 @pytest.fixture(scope="session")
 def operator_process(lab, crds, collections_path, tmp_path_factory):
     """`python -m nmstate_operator`, as a user would start it locally."""
@@ -59,7 +77,7 @@ def operator_process(lab, crds, collections_path, tmp_path_factory):
         NMSTATE_OPERATOR_SSH_PRIVATE_KEY=str(lab.state_dir / "keys" / "id_ed25519"),
         NMSTATE_OPERATOR_RUNNER_DIR=str(work / "runner"),
         NMSTATE_OPERATOR_REPORT_INTERVAL=str(REPORT_INTERVAL),
-        NMSTATE_OPERATOR_LIVENESS="http://127.0.0.1:18089/healthz",
+        NMSTATE_OPERATOR_LIVENESS=LIVENESS,
     )
     env.pop("ANSIBLE_CONFIG", None)
     with open(work / "operator.log", "w") as log:
@@ -70,6 +88,7 @@ def operator_process(lab, crds, collections_path, tmp_path_factory):
             stderr=subprocess.STDOUT,
         )
         process.log_path = work / "operator.log"
+        wait_until_live(process)
         yield process
         process.send_signal(signal.SIGTERM)
         try:

@@ -1,9 +1,14 @@
 """NNS status decisions: what to write after a report, and when to write nothing."""
 
 from nmstate_operator import kube, reporting
+from nmstate_operator.conditions import nns_conditions
 from nmstate_operator.runs import HostOutcome, inventory
 
 STATE = {"interfaces": [{"name": "eth1", "type": "ethernet", "state": "up"}]}
+
+
+def nns(status=None, generation=1):
+    return {"metadata": {"name": "node01", "generation": generation}, "status": status or {}}
 
 
 def reported(state=STATE, version="2.2.62"):
@@ -13,17 +18,18 @@ def reported(state=STATE, version="2.2.62"):
 
 
 def test_a_report_makes_the_node_available_with_its_state():
-    status = reporting.status_for(reported(), {})
+    status = reporting.status_for(reported(), nns())
     assert status["currentState"] == STATE and status["handlerNmstateVersion"] == "2.2.62"
     assert {c["type"]: c["status"] for c in status["conditions"]} == {
         "Available": "True",
         "Failing": "False",
+        "Progressing": "False",
     }
 
 
 def test_an_unchanged_report_needs_no_write_even_though_heartbeats_move():
-    previous = reporting.status_for(reported(), {})
-    again = reporting.status_for(reported(), previous)
+    previous = reporting.status_for(reported(), nns())
+    again = reporting.status_for(reported(), nns(previous))
     assert not reporting.needs_write(previous, again)
 
 
@@ -51,7 +57,7 @@ def test_an_unreachable_node_is_failing_once_and_keeps_its_last_state():
     assert "No route to host" in conditions["Failing"]["message"]
     assert reporting.needs_write(previous, status)
     merged = dict(previous, **status)
-    assert not reporting.needs_write(merged, reporting.status_for(down, merged))
+    assert not reporting.needs_write(merged, reporting.status_for(down, nns(merged)))
 
 
 def test_transition_time_moves_only_with_the_status():
@@ -81,3 +87,30 @@ def test_node_address_by_type_and_runner_inventory(tmp_path):
     inv = inventory({"n1": "10.0.0.1"}, Config)
     assert inv["all"]["hosts"] == {"n1": {"ansible_host": "10.0.0.1"}}
     assert inv["all"]["vars"]["ansible_ssh_private_key_file"] == str(tmp_path / "key")
+
+
+def states(conditions):
+    return {c["type"]: (c["status"], c["reason"]) for c in conditions}
+
+
+def test_a_failed_apply_keeps_the_node_failing_until_the_generation_moves():
+    failed = {"generation": 2, "result": "failed", "message": "nmstate said no"}
+    conditions = nns_conditions([], 2, failed)
+    assert states(conditions)["Failing"] == ("True", "FailedToConfigure")
+    assert next(c for c in conditions if c["type"] == "Failing")["message"] == "nmstate said no"
+    assert (
+        states(reporting.status_for(reported(), nns({"lastApply": failed}, 2))["conditions"])[
+            "Available"
+        ][0]
+        == "False"
+    )
+    assert states(nns_conditions([], 3, failed))["Available"] == ("True", "SuccessfullyReported")
+
+
+def test_progressing_then_applied():
+    assert (
+        states(nns_conditions([], 1, {"generation": 1, "result": "progressing"}))["Progressing"][0]
+        == "True"
+    )
+    assert states(nns_conditions([], 1, {"generation": 1, "result": "applied"}))["Available"] == (
+        "True", "SuccessfullyConfigured")  # fmt: skip

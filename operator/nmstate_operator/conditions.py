@@ -1,0 +1,52 @@
+"""NodeNetworkState conditions from what is known: the last report and the last apply.
+
+Available/Failing/Progressing, as kubernetes-nmstate's NNS and the seed's direct flow use them.
+An apply that failed for the current generation keeps the node Failing, whatever reports say,
+until the desired state changes again.
+"""
+
+from __future__ import annotations
+
+from . import kube
+
+
+def nns_conditions(previous: list[dict], generation: int | None, last_apply: dict | None,
+                   report_error: str | None = None, report_reason: str = "") -> list[dict]:  # fmt: skip
+    applying = last_apply is not None and last_apply.get("generation") == generation
+    result = last_apply.get("result") if applying else None
+    if report_error is not None:
+        states = ("False", "True", "False", report_reason, report_error)
+    elif result == "progressing":
+        states = (
+            "False",
+            "False",
+            "True",
+            "ConfigurationProgressing",
+            "applying the desired state",
+        )
+    elif result == "failed":
+        states = ("False", "True", "False", "FailedToConfigure", last_apply.get("message", ""))
+    elif result == "applied":
+        states = (
+            "True",
+            "False",
+            "False",
+            "SuccessfullyConfigured",
+            "the desired state is applied",
+        )
+    else:
+        states = (
+            "True",
+            "False",
+            "False",
+            "SuccessfullyReported",
+            "nmstate reported the node's state",
+        )
+    available, failing, progressing, reason, message = states
+    return [
+        kube.condition("Available", available, reason, message, previous),
+        kube.condition("Failing", failing, reason, message if failing == "True" else "", previous),
+        kube.condition(
+            "Progressing", progressing, reason, message if progressing == "True" else "", previous
+        ),
+    ]
