@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from e2e_support import REPORT_INTERVAL
 from kubernetes import client, config
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = REPO / "operator" / "manifests" / "crds"
-REPORT_INTERVAL = 5
 
 
 @pytest.fixture(scope="session")

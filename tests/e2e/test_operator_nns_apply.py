@@ -7,9 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import REPORT_INTERVAL
+from e2e_support import REPORT_INTERVAL, read_nns, wait_for
 from kubernetes import client
-from test_operator_nns import read_nns, wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
@@ -21,7 +20,9 @@ def patch_nns(lab, name, manifest_text):
 
 def fresh_desired_state(lab, api, name, operator_process):
     """Clear what an earlier test left, so the next patch is a change (a new generation)."""
-    wait_for(lambda: read_nns(api, name), 60, "the NNS", operator_process)
+    nns = wait_for(lambda: read_nns(api, name), 60, "the NNS", operator_process)
+    if not (nns.get("spec") or {}).get("desiredState"):
+        return
     patch_nns(lab, name, '{"spec": {"desiredState": null}}')
     generation = read_nns(api, name)["metadata"]["generation"]
     wait_for(lambda: ((read_nns(api, name).get("status") or {}).get("lastApply") or {}).get("generation") == generation,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
 from test_collection_modules import kernel_view, on_every_node
+
+from nodenet_lab import settings
 
 CUT_REPEATS = 5
 PROBE_TIMEOUT = 10
@@ -180,3 +183,41 @@ def test_prerequisites_choose_packages_and_fake_the_install(hidden_nmstate, play
     found = run.result(hidden_nmstate.name, "Prerequisites")["nmstate_prerequisites"]
     assert found == {"present": False, "installed": ["nmstate"], "install_faked": True,
                      "nmstatectl_version": None, "libnmstate_version": None}  # fmt: skip
+
+
+def test_user_probes_count_only_when_they_passed_before(lab, playbook):
+    """A TCP probe to a listening controller port and a command probe are required; a TCP probe
+    to a closed port fails before the change and so does not block it."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((settings.mgmt_gateway(), 0))
+    listener.listen(50)
+    port = listener.getsockname()[1]
+    probes = [
+        {"name": "api-endpoint", "type": "tcp", "host": settings.mgmt_gateway(), "port": port},
+        {"name": "closed-port", "type": "tcp", "host": settings.mgmt_gateway(), "port": 9},
+        {"name": "command", "type": "command", "argv": ["test", "-d", "/proc/self"]},
+    ]
+    try:
+        run = playbook(
+            "role_apply.yml",
+            role_vars(lab, break_data_link, nmstate_probes=probes, nmstate_default_probes=False),
+        )
+        assert run.rc == 0, run.output[-3000:]
+        for node in lab.nodes:
+            outcome = run.result(node.name, "Report the outcome")["ansible_facts"][
+                "nmstate_apply_result"
+            ]
+            assert outcome["applied"] is True, outcome
+            assert outcome["required_probes"] == ["api-endpoint", "command"], outcome
+            before = {p["name"]: p["passed"] for p in outcome["probes_before"]}
+            assert before == {"api-endpoint": True, "closed-port": False, "command": True}
+            assert all(p["passed"] for p in outcome["probes_after"])
+    finally:
+        listener.close()
+        off = {
+            "interfaces": [
+                {"name": "eth2", "type": "ethernet", "state": "up", "ipv4": {"enabled": False}}
+            ]
+        }
+        playbook("apply.yml", {"desired_by_host": {n.name: off for n in lab.nodes}})
