@@ -73,6 +73,13 @@ INSTALL_HINTS = (
 NMSTATECTL_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
 
 
+# Options of every module that talks to nmstate (documented in doc_fragments/node_access.py).
+NODE_ARGUMENT_SPEC = dict(
+    kernel_only=dict(type="bool"),
+    access=dict(type="str", choices=["auto", "libnmstate", "nmstatectl"], default="auto"),
+)
+
+
 class NmstateError(Exception):
     """A failure of nmstate, with its category, nmstate's own kind and its message."""
 
@@ -135,6 +142,13 @@ def network_manager_running(proc="/proc"):
         except (IOError, OSError):
             continue
     return False
+
+
+def resolve_mode(kernel_only):
+    """(kernel_only, mode name): an unset kernel_only follows whether NetworkManager runs."""
+    if kernel_only is None:
+        kernel_only = not network_manager_running()
+    return kernel_only, "kernel-only" if kernel_only else "networkmanager"
 
 
 class _LogCapture(logging.Handler):

@@ -26,6 +26,8 @@ author:
   - nodenet.nmstate developers (@nodenet)
 requirements:
   - nmstate 2.x on the managed node (python3-libnmstate or nmstatectl)
+extends_documentation_fragment:
+  - nodenet.nmstate.node_access
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -67,12 +69,6 @@ options:
       - The checkpoint to commit or roll back, as returned by an apply with O(commit=false).
         The newest pending checkpoint when omitted.
     type: str
-  kernel_only:
-    description:
-      - Apply to the kernel only, without NetworkManager (nmstate's C(--kernel)). Nothing is
-        persisted, and there are no checkpoints.
-      - When not set, kernel-only mode is used exactly when NetworkManager does not run.
-    type: bool
   verify:
     description:
       - Let nmstate verify the result and roll back if the node does not show the desired
@@ -96,12 +92,6 @@ options:
       - Seconds before NetworkManager rolls back a checkpoint that was not committed.
     type: int
     default: 60
-  access:
-    description:
-      - How to reach nmstate. V(auto) uses C(libnmstate) when importable, else C(nmstatectl).
-    type: str
-    choices: [auto, libnmstate, nmstatectl]
-    default: auto
 notes:
   - Secrets in the state (802.1x, wifi, IPsec, MACsec passwords and keys) are masked in every
     output of the module.
@@ -228,9 +218,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump, yaml_load
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
+    NODE_ARGUMENT_SPEC,
     NmstateError,
     find_client,
-    network_manager_running,
+    resolve_mode,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import (
     StateError,
@@ -318,12 +309,11 @@ def main():
             src=dict(type="path"),
             action=dict(type="str", choices=["apply", "commit", "rollback"], default="apply"),
             checkpoint=dict(type="str"),
-            kernel_only=dict(type="bool"),
             verify=dict(type="bool", default=True),
             save_to_disk=dict(type="bool", default=True),
             commit=dict(type="bool", default=True),
             rollback_timeout=dict(type="int", default=60),
-            access=dict(type="str", choices=["auto", "libnmstate", "nmstatectl"], default="auto"),
+            **NODE_ARGUMENT_SPEC,
         ),
         mutually_exclusive=[("state", "src")],
         supports_check_mode=True,
@@ -334,10 +324,7 @@ def main():
             msg="'src' is read on the controller by this module's action plugin; call the "
             "module by its full name nodenet.nmstate.nmstate_apply, or pass 'state'"
         )
-    kernel_only = params["kernel_only"]
-    if kernel_only is None:
-        kernel_only = not network_manager_running()
-    mode = "kernel-only" if kernel_only else "networkmanager"
+    kernel_only, mode = resolve_mode(params["kernel_only"])
     if kernel_only and (not params["commit"] or params["action"] != "apply"):
         module.fail_json(
             msg="checkpoints (commit: false, action: commit/rollback) need NetworkManager; "

@@ -20,6 +20,8 @@ author:
   - nodenet.nmstate developers (@nodenet)
 requirements:
   - nmstate 2.x on the managed node (python3-libnmstate or nmstatectl)
+extends_documentation_fragment:
+  - nodenet.nmstate.node_access
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -59,17 +61,6 @@ options:
         change by themselves (bridge timers, address lifetimes).
     type: bool
     default: false
-  kernel_only:
-    description:
-      - Ask the kernel only, without NetworkManager. When not set, kernel-only mode is used
-        exactly when NetworkManager does not run.
-    type: bool
-  access:
-    description:
-      - How to reach nmstate. V(auto) uses C(libnmstate) when importable, else C(nmstatectl).
-    type: str
-    choices: [auto, libnmstate, nmstatectl]
-    default: auto
 seealso:
   - module: nodenet.nmstate.nmstate_apply
 """
@@ -141,9 +132,10 @@ nmstate_message:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
+    NODE_ARGUMENT_SPEC,
     NmstateError,
     find_client,
-    network_manager_running,
+    resolve_mode,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import filter_state
 
@@ -155,16 +147,12 @@ def main():
             interfaces=dict(type="list", elements="str"),
             types=dict(type="list", elements="str"),
             drop_noise=dict(type="bool", default=False),
-            kernel_only=dict(type="bool"),
-            access=dict(type="str", choices=["auto", "libnmstate", "nmstatectl"], default="auto"),
+            **NODE_ARGUMENT_SPEC,
         ),
         supports_check_mode=True,
     )
     params = module.params
-    kernel_only = params["kernel_only"]
-    if kernel_only is None:
-        kernel_only = not network_manager_running()
-    mode = "kernel-only" if kernel_only else "networkmanager"
+    kernel_only, mode = resolve_mode(params["kernel_only"])
     try:
         client = find_client(module, params["access"])
         state = client.show(running_config=params["running_config"], kernel_only=kernel_only)

@@ -32,6 +32,8 @@ author:
 requirements:
   - nmstate 2.x on the managed node; C(nmstatectl) for kernel-only mode
   - C(ping) on the node for gateway and ping probes
+extends_documentation_fragment:
+  - nodenet.nmstate.node_access
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -89,14 +91,6 @@ options:
         probes; at least O(probe_timeout) plus 15.
     type: int
     default: 60
-  kernel_only:
-    description: Use nmstate's kernel-only mode. When not set, it is used exactly when NetworkManager does not run.
-    type: bool
-  access:
-    description: How to reach nmstate, as for M(nodenet.nmstate.nmstate_apply).
-    type: str
-    choices: [auto, libnmstate, nmstatectl]
-    default: auto
 seealso:
   - module: nodenet.nmstate.nmstate_apply
 """
@@ -181,10 +175,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
     NMSTATECTL_DIRS,
+    NODE_ARGUMENT_SPEC,
     NmstatectlClient,
     NmstateError,
     find_client,
-    network_manager_running,
+    resolve_mode,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
     ProbeError,
@@ -228,17 +223,13 @@ def main():
             probe_timeout=dict(type="int", default=20),
             before_timeout=dict(type="int", default=3),
             rollback_timeout=dict(type="int", default=60),
-            kernel_only=dict(type="bool"),
-            access=dict(type="str", choices=["auto", "libnmstate", "nmstatectl"], default="auto"),
+            **NODE_ARGUMENT_SPEC,
         ),
         mutually_exclusive=[("state", "src")],
         supports_check_mode=True,
     )
     params = module.params
-    kernel_only = params["kernel_only"]
-    if kernel_only is None:
-        kernel_only = not network_manager_running()
-    mode = "kernel-only" if kernel_only else "networkmanager"
+    kernel_only, mode = resolve_mode(params["kernel_only"])
     if params["src"] is not None or params["state"] is None:
         module.fail_json(
             msg="give 'state', or 'src' through the action plugin (call the module by its full name)"
