@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from . import pki, procs, settings
+from . import nodes, pki, procs, settings
 from .settings import LabSpec, NodeSpec
 from .sh import LabError
 
@@ -236,14 +236,6 @@ def register_nodes(kubeconfig: Path, spec: LabSpec) -> None:
         core.patch_node_status(node.name, node_status(node, ready=True))
 
 
-def ssh_answers(address: str) -> bool:
-    try:
-        with socket.create_connection((address, 22), timeout=1) as conn:
-            return conn.recv(4).startswith(b"SSH-")
-    except OSError:
-        return False
-
-
 def current_readiness(core) -> dict[str, bool]:
     """Each Node's Ready status as the API server has it now."""
     readiness = {}
@@ -262,7 +254,7 @@ def heartbeat(kubeconfig: Path, spec: LabSpec) -> None:
     last = {name: ready for name, ready in current_readiness(core).items() if name in spec.names}
     while True:
         for node in spec.nodes:
-            ready = ssh_answers(node.address)
+            ready = nodes.ssh_answers(node.address)
             status = node_status(node, ready)
             if last.get(node.name) == ready:
                 # Only the heartbeat moves; a transition time must stay where the change was.

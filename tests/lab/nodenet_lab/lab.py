@@ -189,7 +189,7 @@ def status(state_dir: Path = settings.STATE_DIR) -> dict:
                 "alive": procs.is_alive(lab.node_inits[node.name])
                 if node.name in lab.node_inits
                 else False,
-                "ssh": controlplane.ssh_answers(node.address),
+                "ssh": nodes.ssh_answers(node.address),
             }
             for node in lab.spec.nodes
         ],

@@ -189,17 +189,22 @@ def start_node(node: NodeSpec, node_dir: Path) -> procs.Tracked:
     return procs.spawn(f"node {node.name}", argv, node_dir / "init.log")
 
 
+def ssh_answers(address: str, timeout: float = 1.0) -> bool:
+    """True if an SSH server greets us on port 22 at `address`."""
+    try:
+        with socket.create_connection((address, 22), timeout=timeout) as conn:
+            return conn.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
 def wait_for_ssh(nodes: list[NodeSpec], node_dirs: dict[str, Path], timeout: float = 60) -> None:
     pending = {node.name: node for node in nodes}
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
         for name, node in list(pending.items()):
-            try:
-                with socket.create_connection((node.address, 22), timeout=0.5) as conn:
-                    if conn.recv(4).startswith(b"SSH-"):
-                        del pending[name]
-            except OSError:
-                pass
+            if ssh_answers(node.address, timeout=0.5):
+                del pending[name]
         if pending:
             time.sleep(0.1)
     if pending:
