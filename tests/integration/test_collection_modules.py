@@ -11,6 +11,7 @@ import json
 import time
 
 import pytest
+from test_lab_nodes import bridge_state
 
 NODES = ["node01", "node02", "node03", "node04"]
 APPLY = "Apply"
@@ -18,14 +19,6 @@ APPLY = "Apply"
 
 def index(name: str) -> int:
     return int(name[-2:])
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.3)
 
 
 def kernel_view(node) -> str:
@@ -58,37 +51,11 @@ def node(lab, request):
 # --- The seed's guide: a Linux bridge on eth1 -------------------------------------------------
 
 
-def bridge(node, state="up"):
-    if state == "absent":
-        return {"interfaces": [{"name": "br1", "type": "linux-bridge", "state": "absent"}]}
-    i = index(node.name)
-    return {
-        "interfaces": [
-            {
-                "name": "br1",
-                "type": "linux-bridge",
-                "state": "up",
-                "bridge": {"options": {"stp": {"enabled": False}}, "port": [{"name": "eth1"}]},
-                "ipv4": {
-                    "enabled": True,
-                    "address": [{"ip": f"10.231.78.{10 + i}", "prefix-length": 24}],
-                },
-                "ipv6": {
-                    "enabled": True,
-                    "autoconf": False,
-                    "dhcp": False,
-                    "address": [{"ip": f"fd00:4e:78::{10 + i}", "prefix-length": 64}],
-                },
-            }
-        ]
-    }
-
-
 @pytest.fixture(scope="module")
 def bridge_guide(lab, playbook):
     """Create br1 everywhere, apply it again, report it, ping across, remove it twice."""
-    runs = {"create": playbook("apply.yml", on_every_node(lab, bridge))}
-    runs["again"] = playbook("apply.yml", on_every_node(lab, bridge))
+    runs = {"create": playbook("apply.yml", on_every_node(lab, bridge_state))}
+    runs["again"] = playbook("apply.yml", on_every_node(lab, bridge_state))
     runs["info"] = playbook("info.yml", {"info_interfaces": ["br1"]})
     pings = {}
     for node in lab.nodes:
@@ -100,8 +67,10 @@ def bridge_guide(lab, playbook):
                 if ok or time.monotonic() > deadline:
                     break
             pings[(node.name, address)] = ok
-    runs["remove"] = playbook("apply.yml", on_every_node(lab, lambda n: bridge(n, "absent")))
-    runs["remove_again"] = playbook("apply.yml", on_every_node(lab, lambda n: bridge(n, "absent")))
+    runs["remove"] = playbook("apply.yml", on_every_node(lab, lambda n: bridge_state(n, "absent")))
+    runs["remove_again"] = playbook(
+        "apply.yml", on_every_node(lab, lambda n: bridge_state(n, "absent"))
+    )
     runs["gone"] = {n.name: n.run("ip link show br1", check=False).returncode for n in lab.nodes}
     return runs, pings
 
@@ -326,7 +295,7 @@ def test_dns_resolver(node, playbook):
 @pytest.fixture(scope="module")
 def check_mode(lab, playbook):
     before = {n.name: kernel_view(n) for n in lab.nodes}
-    run = playbook("apply.yml", on_every_node(lab, bridge), check=True, diff=True)
+    run = playbook("apply.yml", on_every_node(lab, bridge_state), check=True, diff=True)
     after = {n.name: kernel_view(n) for n in lab.nodes}
     satisfied = playbook("apply.yml", on_every_node(lab, lambda n: mtu(n, 1500)), check=True)
     return before, run, after, satisfied
