@@ -297,6 +297,8 @@ def check_mode(lab, playbook):
     before = {n.name: kernel_view(n) for n in lab.nodes}
     run = playbook("apply.yml", on_every_node(lab, bridge_state), check=True, diff=True)
     after = {n.name: kernel_view(n) for n in lab.nodes}
+    # Put the state in place first: on a fresh NetworkManager node eth2 starts out down.
+    playbook("apply.yml", on_every_node(lab, lambda n: mtu(n, 1500)))
     satisfied = playbook("apply.yml", on_every_node(lab, lambda n: mtu(n, 1500)), check=True)
     return before, run, after, satisfied
 
