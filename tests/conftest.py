@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lab"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
 pytest_plugins = ["nodenet_lab.pytest_plugin"]
 

@@ -50,3 +50,39 @@ def nns_conditions(previous: list[dict], generation: int | None, last_apply: dic
             "Progressing", progressing, reason, message if progressing == "True" else "", previous
         ),
     ]
+
+
+ENACTMENT_TYPES = ("Available", "Failing", "Pending", "Progressing", "Aborted")
+
+
+def enactment_conditions(
+    true_type: str, reason: str, message: str, previous: list[dict]
+) -> list[dict]:
+    """The five NNCE conditions with exactly `true_type` True; the message goes on that one."""
+    return [
+        kube.condition(
+            kind,
+            "True" if kind == true_type else "False",
+            reason if kind == true_type else "",
+            message if kind == true_type else "",
+            previous,
+        )
+        for kind in ENACTMENT_TYPES
+    ]
+
+
+POLICY_TYPES = ("Available", "Degraded", "Progressing", "Ignored")
+
+
+def policy_conditions(summary: dict, previous: list[dict]) -> list[dict]:
+    """NNCP conditions from policies.policy_summary(); the reason and message go on the True ones."""
+    return [
+        kube.condition(
+            kind,
+            summary[kind],
+            summary["reason"] if summary[kind] == "True" else "",
+            summary["message"] if summary[kind] == "True" else "",
+            previous,
+        )
+        for kind in POLICY_TYPES
+    ]

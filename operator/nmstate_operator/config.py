@@ -23,6 +23,21 @@ class Config:
     max_runner_artifacts: int = 10
     forks: int = 50
     liveness: str | None = None
+    metrics_bind_address: str | None = ":8089"
+    probe_timeout: int = 20
+    rollback_timeout: int = 60
+    max_retries: int = 5
+    peering: str | None = None
+    priority: int = 0
+    peering_lifetime: int = 60
+    log_format: str = "json"
+
+    def apply_settings(self) -> dict:
+        """Role variables every apply run gets (plain numbers, passed as data)."""
+        return {
+            "nmstate_probe_timeout": self.probe_timeout,
+            "nmstate_rollback_timeout": self.rollback_timeout,
+        }
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -55,6 +70,22 @@ def parse(argv: list[str] | None = None) -> Config:
     parser.add_argument("--forks", type=int, default=int(env("FORKS", "50")))
     parser.add_argument("--liveness", default=env("LIVENESS"),
                         help="serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz")  # fmt: skip
+    parser.add_argument("--metrics-bind-address", default=env("METRICS_BIND_ADDRESS", ":8089"),
+                        help="serve Prometheus /metrics on host:port (default :8089; '' turns it off)")  # fmt: skip
+    parser.add_argument("--probe-timeout", type=int, default=int(env("PROBE_TIMEOUT", "20")),
+                        help="seconds each connectivity probe may take after an apply")  # fmt: skip
+    parser.add_argument("--rollback-timeout", type=int, default=int(env("ROLLBACK_TIMEOUT", "60")),
+                        help="seconds after which a node undoes an unconfirmed change by itself")  # fmt: skip
+    parser.add_argument("--max-retries", type=int, default=int(env("MAX_RETRIES", "5")),
+                        help="attempts on a node that cannot be reached before its enactment fails")  # fmt: skip
+    parser.add_argument("--peering", default=env("PEERING"),
+                        help="kopf peering object for leader election (ClusterKopfPeering); "
+                        "without it the operator runs standalone")  # fmt: skip
+    parser.add_argument("--priority", type=int, default=int(env("PRIORITY", "0")),
+                        help="peering priority: the highest-priority operator runs, the others wait")  # fmt: skip
+    parser.add_argument("--peering-lifetime", type=int, default=int(env("PEERING_LIFETIME", "60")),
+                        help="seconds a silent peer is still counted as alive")  # fmt: skip
+    parser.add_argument("--log-format", choices=("json", "text"), default=env("LOG_FORMAT", "json"))
     args = parser.parse_args(argv)
     missing = [flag for flag in ("collections_path", "ssh_private_key") if not getattr(args, flag)]
     if missing:
@@ -70,4 +101,12 @@ def parse(argv: list[str] | None = None) -> Config:
         max_runner_artifacts=args.max_runner_artifacts,
         forks=args.forks,
         liveness=args.liveness,
+        metrics_bind_address=args.metrics_bind_address or None,
+        probe_timeout=args.probe_timeout,
+        rollback_timeout=args.rollback_timeout,
+        max_retries=args.max_retries,
+        peering=args.peering,
+        priority=args.priority,
+        peering_lifetime=args.peering_lifetime,
+        log_format=args.log_format,
     )

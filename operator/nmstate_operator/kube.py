@@ -8,9 +8,17 @@ import json
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from . import metrics
+
 GROUP = "nmstate.io"
 NNS_VERSION = "v1beta1"
 NNS_PLURAL = "nodenetworkstates"
+NNCP_VERSION = "v1"
+NNCP_PLURAL = "nodenetworkconfigurationpolicies"
+NNCE_VERSION = "v1beta1"
+NNCE_PLURAL = "nodenetworkconfigurationenactments"
+POLICY_LABEL = "nmstate.io/policy"
+NODE_LABEL = "nmstate.io/node"
 
 
 def now() -> str:
@@ -49,6 +57,7 @@ def ensure_nns(custom: client.CustomObjectsApi, node_name: str, node_uid: str) -
     }
     try:
         custom.create_cluster_custom_object(GROUP, NNS_VERSION, NNS_PLURAL, body)
+        metrics.API_WRITES.labels("NodeNetworkState").inc()
         return True
     except ApiException as exc:
         if exc.status == 409:
@@ -93,6 +102,88 @@ def patch_nns_status(custom: client.CustomObjectsApi, name: str, status: dict) -
     custom.patch_cluster_custom_object_status(
         GROUP, NNS_VERSION, NNS_PLURAL, name, {"status": status}
     )
+    metrics.API_WRITES.labels("NodeNetworkState").inc()
+
+
+def get_policy(custom: client.CustomObjectsApi, name: str) -> dict | None:
+    try:
+        return custom.get_cluster_custom_object(GROUP, NNCP_VERSION, NNCP_PLURAL, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def list_policies(custom: client.CustomObjectsApi) -> list[dict]:
+    return custom.list_cluster_custom_object(GROUP, NNCP_VERSION, NNCP_PLURAL).get("items", [])
+
+
+def patch_policy_status(custom: client.CustomObjectsApi, name: str, status: dict) -> None:
+    custom.patch_cluster_custom_object_status(
+        GROUP, NNCP_VERSION, NNCP_PLURAL, name, {"status": status}
+    )
+    metrics.API_WRITES.labels("NodeNetworkConfigurationPolicy").inc()
+
+
+def enactment_name(node: str, policy: str) -> str:
+    return f"{node}.{policy}"
+
+
+def list_enactments(custom: client.CustomObjectsApi, policy: str | None = None) -> list[dict]:
+    selector = f"{POLICY_LABEL}={policy}" if policy else ""
+    listed = custom.list_cluster_custom_object(
+        GROUP, NNCE_VERSION, NNCE_PLURAL, label_selector=selector
+    )
+    return listed.get("items", [])
+
+
+def create_enactment(custom: client.CustomObjectsApi, node: str, policy: dict) -> dict:
+    """The NNCE for a node and a policy, owned by the policy so it goes when the policy goes."""
+    meta = policy["metadata"]
+    body = {
+        "apiVersion": f"{GROUP}/{NNCE_VERSION}",
+        "kind": "NodeNetworkConfigurationEnactment",
+        "metadata": {
+            "name": enactment_name(node, meta["name"]),
+            "labels": {POLICY_LABEL: meta["name"], NODE_LABEL: node},
+            "ownerReferences": [
+                {
+                    "apiVersion": policy.get("apiVersion", f"{GROUP}/{NNCP_VERSION}"),
+                    "kind": "NodeNetworkConfigurationPolicy",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "blockOwnerDeletion": False,
+                }
+            ],
+        },
+    }
+    try:
+        created = custom.create_cluster_custom_object(GROUP, NNCE_VERSION, NNCE_PLURAL, body)
+        metrics.API_WRITES.labels("NodeNetworkConfigurationEnactment").inc()
+        return created
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        return custom.get_cluster_custom_object(
+            GROUP, NNCE_VERSION, NNCE_PLURAL, body["metadata"]["name"]
+        )
+
+
+def patch_enactment_status(custom: client.CustomObjectsApi, name: str, status: dict) -> dict:
+    patched = custom.patch_cluster_custom_object_status(
+        GROUP, NNCE_VERSION, NNCE_PLURAL, name, {"status": status}
+    )
+    metrics.API_WRITES.labels("NodeNetworkConfigurationEnactment").inc()
+    return patched
+
+
+def delete_enactment(custom: client.CustomObjectsApi, name: str) -> None:
+    try:
+        custom.delete_cluster_custom_object(GROUP, NNCE_VERSION, NNCE_PLURAL, name)
+        metrics.API_WRITES.labels("NodeNetworkConfigurationEnactment").inc()
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
 
 
 def event(
@@ -117,3 +208,4 @@ def event(
         "count": 1,
     }
     core.create_namespaced_event("default", body)
+    metrics.API_WRITES.labels("Event").inc()

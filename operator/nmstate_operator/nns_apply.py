@@ -9,7 +9,7 @@ from kubernetes import client
 from . import kube
 from .conditions import nns_conditions
 from .config import Config
-from .runs import node_lock, run_playbook
+from .runs import apply_outcome, node_lock, run_playbook
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,6 @@ def record_cleared(custom: client.CustomObjectsApi, nns: dict) -> None:
         nns,
         {"generation": nns["metadata"].get("generation"), "result": "cleared", "time": kube.now()},
     )
-
-
-def describe_failure(outcome) -> str:
-    result = outcome.facts.get("nmstate_apply_result") or {}
-    if result.get("msg"):
-        return str(result["msg"])
-    return "; ".join(outcome.failures) or "the apply run failed"
 
 
 def apply_desired_state(
@@ -87,15 +80,12 @@ def apply_desired_state(
     with node_lock(name):
         # The state reaches the playbook as a JSON file it reads as data: never a template.
         result = run_playbook(config, "nodenet.nmstate.apply", {name: address}, f"nns-{name}",
-                              {"nmstate_desired_state": desired})  # fmt: skip
+                              {"nmstate_desired_state": desired}, settings=config.apply_settings(),
+                              record={"kind": "apply", "nns": name, "generation": generation})  # fmt: skip
     outcome = result.hosts[name]
-    applied = (outcome.facts.get("nmstate_apply_result") or {}).get("applied") in (
-        True,
-        "True",
-        "true",
-    )
-    if outcome.unreachable:
-        message = describe_failure(outcome)
+    verdict = apply_outcome(outcome, result)
+    if verdict.transient:
+        message = verdict.message
         _write(
             custom,
             nns,
@@ -103,7 +93,7 @@ def apply_desired_state(
         )
         kube.event(core, nns, "NodeUnreachable", message, "Warning")
         raise NodeUnreachable(message)
-    if outcome.ok and applied:
+    if verdict.applied:
         last_apply = {"generation": generation, "result": "applied", "time": kube.now()}
         _write(custom, nns, last_apply)
         kube.event(
@@ -113,7 +103,7 @@ def apply_desired_state(
             f"the desired state is applied (generation {generation})",
         )
         return last_apply
-    message = describe_failure(outcome)
+    message = verdict.message
     last_apply = {
         "generation": generation,
         "result": "failed",
@@ -121,7 +111,7 @@ def apply_desired_state(
         "time": kube.now(),
     }
     _write(custom, nns, last_apply)
-    reason = "RolledBack" if "rolled back" in message else "FailedToConfigure"
+    reason = "RolledBack" if verdict.rolled_back else "FailedToConfigure"
     kube.event(core, nns, reason, message, "Warning")
     log.warning("NNS %s: %s", name, message)
     return last_apply

@@ -6,7 +6,7 @@ import logging
 
 from kubernetes import client
 
-from . import kube
+from . import kube, metrics
 from .conditions import nns_conditions
 from .config import Config
 from .runs import node_lock, run_playbook
@@ -64,7 +64,11 @@ def report_round(config: Config, core: client.CoreV1Api, custom: client.CustomOb
     try:
         targets = {name: targets[name] for name in locked}
         result = (
-            run_playbook(config, "nodenet.nmstate.report", targets, "report") if targets else None
+            run_playbook(
+                config, "nodenet.nmstate.report", targets, "report", record={"kind": "report"}
+            )
+            if targets
+            else None
         )
     finally:
         for name in locked:
@@ -81,6 +85,8 @@ def report_round(config: Config, core: client.CoreV1Api, custom: client.CustomOb
             counts["unreachable"] += 1
         previous = nns.get("status") or {}
         new = status_for(outcome, nns)
+        if "currentState" in new:
+            metrics.observe_report(name, new["currentState"])
         if needs_write(previous, new):
             kube.patch_nns_status(custom, name, new)
             counts["writes"] += 1

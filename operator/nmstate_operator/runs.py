@@ -13,6 +13,7 @@ from pathlib import Path
 
 import ansible_runner
 
+from . import journal, metrics
 from .config import Config
 
 # Only one run may touch a node at a time, whatever asked for it.
@@ -38,6 +39,9 @@ class RunResult:
     status: str
     rc: int
     hosts: dict[str, HostOutcome]
+    run_id: str = ""
+    duration: float = 0.0
+    stdout_tail: str = ""
 
 
 def inventory(nodes: dict[str, str], config: Config) -> dict:
@@ -60,10 +64,16 @@ def run_playbook(
     nodes: dict[str, str],
     purpose: str,
     data_files: dict[str, object] | None = None,
+    limit: list[str] | None = None,
+    record: dict | None = None,
+    settings: dict | None = None,
 ) -> RunResult:
     """Run collection playbook `playbook` (e.g. nodenet.nmstate.report) over `nodes`.
 
+    `limit` restricts the run to some of the nodes (ansible's --limit); forks follow it.
     Runs for the same `purpose` share a private data dir whose artifacts are rotated.
+    `record` (kind, policy, generation...) goes into the run records with the nodes.
+    `settings` are plain role variables (numbers, flags) from the operator's own configuration.
 
     `data_files` become JSON files next to the run and reach the playbook as
     `<name>_file` variables holding their paths: data never passes through a command line or
@@ -75,12 +85,13 @@ def run_playbook(
     data_dir = private / "data"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir()
-    extravars = {}
+    extravars = dict(settings or {})
     for name, content in (data_files or {}).items():
         path = data_dir / f"{name}.json"
         path.write_text(json.dumps(content))
         extravars[f"{name}_file"] = str(path)
-    hosts: dict[str, HostOutcome] = {name: HostOutcome() for name in nodes}
+    targets = sorted(limit) if limit is not None else sorted(nodes)
+    hosts: dict[str, HostOutcome] = {name: HostOutcome() for name in targets}
 
     def on_event(event: dict) -> bool:
         data = event.get("event_data") or {}
@@ -105,14 +116,18 @@ def run_playbook(
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=/dev/null",
-        "ANSIBLE_FORKS": str(config.forks),
+        "ANSIBLE_FORKS": str(max(1, min(config.forks, len(targets)))),
         # The runner starts ansible-playbook from this venv.
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
     }
+    base = dict(record or {}, run=ident, playbook=playbook, nodes=targets)
+    journal.record(config.runner_dir, dict(base, event="start"))
+    started = time.monotonic()
     runner = ansible_runner.run(
         private_data_dir=str(private),
         playbook=playbook,
         inventory=inventory(nodes, config),
+        limit=",".join(targets) if limit is not None else None,
         extravars=extravars,
         envvars=env,
         ident=ident,
@@ -121,4 +136,53 @@ def run_playbook(
         quiet=True,
         event_handler=on_event,
     )
-    return RunResult(runner.status, runner.rc, hosts)
+    duration = time.monotonic() - started
+    metrics.RUN_DURATION.labels(playbook).observe(duration)
+    journal.record(
+        config.runner_dir,
+        dict(
+            base, event="end", status=runner.status, ok=sorted(h for h, o in hosts.items() if o.ok)
+        ),
+    )
+    tail = ""
+    if runner.status != "successful":
+        try:
+            tail = runner.stdout.read()[-2000:]
+        except (OSError, AttributeError):
+            tail = ""
+    return RunResult(runner.status, runner.rc, hosts, ident, duration, tail)
+
+
+TRUE_STRINGS = (True, "True", "true")
+
+
+@dataclass
+class ApplyOutcome:
+    """What the apply role reported for one node."""
+
+    applied: bool
+    message: str = ""
+    rolled_back: bool = False
+    failed_probe: dict | None = None
+    # Nothing reached the node (unreachable before the transaction, or the run did not start):
+    # worth another attempt.
+    transient: bool = False
+
+
+def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> ApplyOutcome:
+    if outcome is None:
+        return ApplyOutcome(False, "the node was not part of the run", transient=True)
+    result = outcome.facts.get("nmstate_apply_result") or {}
+    if outcome.ok and result.get("applied") in TRUE_STRINGS:
+        return ApplyOutcome(True)
+    message = str(result.get("msg") or "; ".join(outcome.failures) or "")
+    if not message and run is not None:
+        message = f"the apply run ended {run.status} (rc {run.rc}): {run.stdout_tail[-500:]}"
+    probe = result.get("failed_probe")
+    return ApplyOutcome(
+        applied=False,
+        message=message or "the apply run failed",
+        rolled_back=result.get("rolled_back") in TRUE_STRINGS,
+        failed_probe=probe if isinstance(probe, dict) else None,
+        transient=not result and (outcome.unreachable or not outcome.failures),
+    )

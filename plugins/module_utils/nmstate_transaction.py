@@ -18,6 +18,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import shutil
@@ -36,6 +38,38 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state impo
 
 class TransactionError(NmstateError):
     """The transaction could not start safely; nothing was changed."""
+
+
+LOCK_PATH = "/run/nodenet-nmstate-transaction.lock"
+
+
+@contextlib.contextmanager
+def exclusive_node_lock(timeout, path=LOCK_PATH, clock=time.monotonic, sleep=time.sleep):
+    """One transaction on a node at a time, whoever starts it (two controllers, or an operator
+    restarted while its last transaction still runs on the node). Waits up to `timeout` s.
+
+    The descriptor is not inherited, so a watchdog this transaction starts does not hold it.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        deadline = clock() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if clock() >= deadline:
+                    raise TransactionError(
+                        "another nmstate transaction is still running on this node (%s held for "
+                        "%d s)" % (path, timeout),
+                        category="backend_failure",
+                    )
+                sleep(0.5)
+        yield
+    finally:
+        os.close(fd)
 
 
 def complete_revert(revert, current_running, desired):

@@ -24,6 +24,9 @@ description:
     state (C(nmstatectl gr)), completed with the addresses and routes it leaves out, and starts a
     detached watchdog that applies it after O(rollback_timeout) unless the probes pass first.
   - A rolled-back transaction fails, naming the probe that failed and saying the node was restored.
+  - Only one transaction runs on a node at a time (a lock in C(/run)); a second one, from another
+    controller or after a lost connection, waits for the first to finish. So does check mode, which
+    then reports whether the desired state is in place.
   - Run it with C(async) and poll with M(ansible.builtin.async_status), as the
     R(nodenet.nmstate.apply role,ansible_collections.nodenet.nmstate.docsite.roles) does, so that
     a lost SSH connection does not stop it.
@@ -192,7 +195,10 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state impo
     strip_volatile,
     unsatisfied,
 )
-from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_transaction import Transaction
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_transaction import (
+    Transaction,
+    exclusive_node_lock,
+)
 
 
 def describe(result):
@@ -255,19 +261,21 @@ def main():
         transaction = Transaction(client, nmstatectl, kernel_only, params["rollback_timeout"],
                                   params["probe_timeout"], params["before_timeout"],
                                   controller=controller_address(os.environ))  # fmt: skip
-        if module.check_mode:
-            current = strip_volatile(client.show(kernel_only=kernel_only))
-            pending = unsatisfied(desired, current)
-            module.exit_json(
-                changed=bool(pending),
-                differences=pending,
-                mode=mode,
-                applied=False,
-                rolled_back=False,
+        lock_timeout = params["rollback_timeout"] + 3 * params["probe_timeout"] + 60
+        with exclusive_node_lock(lock_timeout):
+            if module.check_mode:
+                current = strip_volatile(client.show(kernel_only=kernel_only))
+                pending = unsatisfied(desired, current)
+                module.exit_json(
+                    changed=bool(pending),
+                    differences=pending,
+                    mode=mode,
+                    applied=False,
+                    rolled_back=False,
+                )
+            result = transaction.run(
+                desired, params["probes"], params["default_probes"], params["dns_probe_name"]
             )
-        result = transaction.run(
-            desired, params["probes"], params["default_probes"], params["dns_probe_name"]
-        )
     except ProbeError as exc:
         module.fail_json(msg="invalid probe: %s" % exc, mode=mode)
     except NmstateError as exc:

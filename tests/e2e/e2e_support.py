@@ -31,3 +31,67 @@ def wait_for(predicate, timeout, what, process=None):
         time.sleep(0.5)
     log = process.log_path.read_text()[-3000:] if process is not None else ""
     pytest.fail(f"timed out after {timeout} s waiting for {what}\n{log}")
+
+
+NNCP = ("nmstate.io", "v1", "nodenetworkconfigurationpolicies")
+NNCE = ("nmstate.io", "v1beta1", "nodenetworkconfigurationenactments")
+
+
+def condition(obj, kind):
+    conditions = ((obj or {}).get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c["type"] == kind), {})
+
+
+def read_policy(api, name):
+    try:
+        return client.CustomObjectsApi(api).get_cluster_custom_object(*NNCP, name)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def enactments(api, policy):
+    listed = client.CustomObjectsApi(api).list_cluster_custom_object(
+        *NNCE, label_selector=f"nmstate.io/policy={policy}"
+    )
+    return {e["metadata"]["labels"]["nmstate.io/node"]: e for e in listed["items"]}
+
+
+def create_policy(api, name, selector, desired_state, max_unavailable=None):
+    spec = {"nodeSelector": selector, "desiredState": desired_state}
+    if max_unavailable is not None:
+        spec["maxUnavailable"] = max_unavailable
+    body = {"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
+            "metadata": {"name": name}, "spec": spec}  # fmt: skip
+    return client.CustomObjectsApi(api).create_cluster_custom_object(*NNCP, body)
+
+
+def delete_policy(api, name):
+    try:
+        client.CustomObjectsApi(api).delete_cluster_custom_object(*NNCP, name)
+    except client.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def label_node(api, node, key, value):
+    """value None removes the label."""
+    client.CoreV1Api(api).patch_node(node, {"metadata": {"labels": {key: value}}})
+
+
+def policy_settled(api, name):
+    """The policy once its status reflects its generation and nothing is progressing."""
+    policy = read_policy(api, name)
+    status = (policy or {}).get("status") or {}
+    if status.get("observedGeneration") != policy["metadata"]["generation"]:
+        return None
+    if condition(policy, "Progressing").get("status") != "False":
+        return None
+    return policy
+
+
+def events_about(api, kind, name):
+    events = client.CoreV1Api(api).list_namespaced_event("default").items
+    return [(e.type, e.reason, e.message) for e in events
+            if e.involved_object.name == name and e.involved_object.kind == kind]  # fmt: skip

@@ -21,10 +21,11 @@ def names_in(nns):
 
 
 def test_every_node_gets_an_nns_with_its_own_state(lab, api, operator_process):
+    expected = ["eth1", "eth2", "lo", "mgmt0"]
     for node in lab.nodes:
-        nns = wait_for(lambda n=node: (lambda o: o if names_in(o) else None)(read_nns(api, n.name)), 60,
-                       f"{node.name}'s NNS to report", operator_process)  # fmt: skip
-        assert names_in(nns) == ["eth1", "eth2", "lo", "mgmt0"]
+        # Waits for the expected list: a lab kept from an earlier run may hold an older report.
+        nns = wait_for(lambda n=node: (lambda o: o if names_in(o) == expected else None)(read_nns(api, n.name)),
+                       60, f"{node.name}'s NNS to report {expected}", operator_process)  # fmt: skip
         mgmt = next(i for i in nns["status"]["currentState"]["interfaces"] if i["name"] == "mgmt0")
         assert node.address in {a["ip"] for a in mgmt["ipv4"]["address"]}
         assert nns["status"]["handlerNmstateVersion"] == settings.NMSTATE_VERSION

@@ -8,6 +8,7 @@ __metaclass__ = type
 
 import os
 import stat
+import subprocess
 import time
 
 import pytest
@@ -263,3 +264,34 @@ def test_real_watchdog_fires_unless_stopped(tmp_path):
     fired.cleanup()
     stopped.cleanup()
     assert not os.path.exists(fired.workdir)
+
+
+def test_a_second_transaction_waits_for_the_node_lock_and_gives_up_with_a_clear_error(tmp_path):
+    lock = str(tmp_path / "transaction.lock")
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    with tx.exclusive_node_lock(5, path=lock):
+        with (
+            pytest.raises(tx.TransactionError, match="another nmstate transaction"),
+            tx.exclusive_node_lock(3, path=lock, clock=lambda: now[0], sleep=sleep),
+        ):
+            pytest.fail("the lock is held")
+        assert now[0] >= 3
+    with tx.exclusive_node_lock(1, path=lock):
+        pass  # free again once the holder is done
+
+
+def test_the_node_lock_is_not_inherited_by_children(tmp_path):
+    lock = str(tmp_path / "transaction.lock")
+    with tx.exclusive_node_lock(1, path=lock):
+        # A watchdog-like child process must not keep the node locked after we are done.
+        child = subprocess.Popen(["sleep", "5"], close_fds=False)
+    try:
+        with tx.exclusive_node_lock(1, path=lock):
+            pass
+    finally:
+        child.kill()
+        child.wait()

@@ -1,0 +1,191 @@
+"""Rollout decisions for a NodeNetworkConfigurationPolicy, free of any I/O.
+
+Everything is derived from the policy, the Nodes and the enactments (NNCEs), so an operator
+that restarts rebuilds its counts from what the API server holds.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from dataclasses import dataclass, field
+
+DEFAULT_MAX_UNAVAILABLE = "50%"
+MAX_RETRIES = 5
+INITIAL_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 30.0
+
+# An enactment's phase for the policy's current generation.
+PENDING, PROGRESSING, AVAILABLE, FAILED, RETRYING, ABORTED = (
+    "pending",
+    "progressing",
+    "available",
+    "failed",
+    "retrying",
+    "aborted",
+)
+
+
+def selector_matches(selector: dict | None, labels: dict | None) -> bool:
+    """kubernetes-nmstate's nodeSelector: every key must be present with an equal value."""
+    labels = labels or {}
+    return all(labels.get(key) == value for key, value in (selector or {}).items())
+
+
+def node_ready(node: dict) -> bool:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def max_unavailable(value: int | str | None, matching: int) -> int:
+    """maxUnavailable scaled over the matching nodes, rounded up, at least 1."""
+    if value is None:
+        value = DEFAULT_MAX_UNAVAILABLE
+    if isinstance(value, str) and value.endswith("%"):
+        count = math.ceil(matching * int(value[:-1]) / 100)
+    else:
+        count = int(value)
+    return max(1, count)
+
+
+def backoff_seconds(retry_count: int) -> float:
+    """Exponential backoff before attempt `retry_count + 1`."""
+    return min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * 2 ** max(0, retry_count - 1))
+
+
+def _true_conditions(status: dict) -> dict[str, dict]:
+    return {c["type"]: c for c in status.get("conditions") or [] if c.get("status") == "True"}
+
+
+def enactment_phase(nnce: dict | None, generation: int) -> str:
+    """Where the node stands for this generation of the policy.
+
+    PROGRESSING is only ever read back from the API server when a run was cut off (the
+    operator stopped mid-run): the rollout verifies those nodes before anything else.
+    """
+    status = (nnce or {}).get("status") or {}
+    if status.get("policyGeneration") != generation:
+        return PENDING
+    true = _true_conditions(status)
+    if "Available" in true:
+        return AVAILABLE
+    if "Failing" in true:
+        return FAILED
+    if "Aborted" in true:
+        return ABORTED
+    if "Progressing" in true:
+        return PROGRESSING
+    if true.get("Pending", {}).get("reason") == "Retrying":
+        return RETRYING
+    return PENDING
+
+
+def retry_due(nnce: dict, now: datetime.datetime) -> float:
+    """Seconds until a retrying enactment may run again (0 when due)."""
+    stamp = ((nnce or {}).get("status") or {}).get("nextRetryTime")
+    if not stamp:
+        return 0.0
+    due = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+    return max(0.0, (due - now).total_seconds())
+
+
+@dataclass
+class Plan:
+    """What one step of a rollout does."""
+
+    limit: int
+    phases: dict[str, str]
+    verify: list[str] = field(default_factory=list)  # cut-off runs to check first
+    batch: list[str] = field(default_factory=list)  # nodes to configure now, one run
+    abort: list[str] = field(default_factory=list)
+    wait_seconds: float | None = None  # nothing to do before then (a retry's backoff)
+
+    def count(self, phase: str) -> int:
+        return sum(1 for p in self.phases.values() if p == phase)
+
+
+def plan(
+    matching: list[str],
+    enactments: dict[str, dict],
+    generation: int,
+    max_unavailable_value: int | str | None,
+    now: datetime.datetime,
+) -> Plan:
+    """The next step for a policy over its matching (Ready) nodes.
+
+    Failed and retrying nodes hold maxUnavailable slots; the batch gets the rest. Once
+    failures reach maxUnavailable, the nodes still pending are aborted.
+    """
+    limit = max_unavailable(max_unavailable_value, len(matching))
+    phases = {name: enactment_phase(enactments.get(name), generation) for name in sorted(matching)}
+    result = Plan(limit=limit, phases=phases)
+    result.verify = [n for n, p in phases.items() if p == PROGRESSING]
+    if result.verify:
+        return result
+    pending = [n for n, p in phases.items() if p == PENDING]
+    retrying = [n for n, p in phases.items() if p == RETRYING]
+    failed = result.count(FAILED)
+    if failed >= limit:
+        result.abort = pending
+        return result
+    due = [n for n in retrying if retry_due(enactments[n], now) == 0]
+    free = limit - failed - len(retrying)
+    result.batch = due + pending[: max(0, free)]
+    if not result.batch and retrying:
+        result.wait_seconds = min(retry_due(enactments[n], now) for n in retrying)
+    return result
+
+
+def policy_summary(phases: dict[str, str], not_ready: int = 0) -> dict:
+    """Available/Degraded/Progressing/Ignored for a policy: statuses, reason and message."""
+    total = len(phases)
+    counts = {
+        phase: sum(1 for p in phases.values() if p == phase) for phase in set(phases.values())
+    }
+    available = counts.get(AVAILABLE, 0)
+    failed = counts.get(FAILED, 0)
+    aborted = counts.get(ABORTED, 0)
+    unfinished = total - available - failed - aborted
+    ignored = f", {not_ready} nodes ignored due to NotReady state" if not_ready else ""
+    if total == 0:
+        message = "Policy does not match any node"
+        return {
+            "Available": "True",
+            "Degraded": "False",
+            "Progressing": "False",
+            "Ignored": "True",
+            "reason": "NoMatchingNode",
+            "message": message + ignored,
+        }
+    if unfinished:
+        finished = available + failed + aborted
+        pending = counts.get(PENDING, 0) + counts.get(RETRYING, 0)
+        return {
+            "Available": "False",
+            "Degraded": "False",
+            "Progressing": "True",
+            "Ignored": "False",
+            "reason": "ConfigurationProgressing",
+            "message": f"Policy is progressing {finished}/{total} nodes finished, {pending} pending"
+            + ignored,
+        }
+    if failed or aborted:
+        message = f"{failed}/{total} nodes failed to configure"
+        if aborted:
+            message += f", {aborted} nodes aborted configuration"
+        return {
+            "Available": "False",
+            "Degraded": "True",
+            "Progressing": "False",
+            "Ignored": "False",
+            "reason": "FailedToConfigure",
+            "message": message + ignored,
+        }
+    return {
+        "Available": "True",
+        "Degraded": "False",
+        "Progressing": "False",
+        "Ignored": "False",
+        "reason": "SuccessfullyConfigured",
+        "message": f"{available}/{total} nodes successfully configured" + ignored,
+    }

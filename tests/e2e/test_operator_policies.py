@@ -1,0 +1,177 @@
+"""NodeNetworkConfigurationPolicies through the operator: selectors, batches, failures, probes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+from e2e_support import (
+    condition,
+    create_policy,
+    delete_policy,
+    enactments,
+    events_about,
+    label_node,
+    policy_settled,
+    read_policy,
+    wait_for,
+)
+from nmstate_operator import journal
+
+ROLLOUT_TIMEOUT = 240
+
+
+def bridge(name, state="up"):
+    return {"interfaces": [{"name": name, "type": "linux-bridge", "state": state,
+                            "bridge": {"options": {"stp": {"enabled": False}}, "port": []}}]}  # fmt: skip
+
+
+def has_link(node, name):
+    return node.run(f"ip link show {name}", check=False).returncode == 0
+
+
+@pytest.fixture
+def cleanup(lab, api):
+    """Policies, labels and bridges a test registers are removed afterwards, whatever happened."""
+    registered = {"policies": [], "labels": [], "bridges": []}
+    yield registered
+    for name in registered["policies"]:
+        delete_policy(api, name)
+    for node, key in registered["labels"]:
+        label_node(api, node, key, None)
+    for name in registered["bridges"]:
+        for node in lab.nodes:
+            if has_link(node, name):
+                node.apply(bridge(name, "absent"))
+
+
+def label(api, cleanup, nodes, key):
+    for node in nodes:
+        label_node(api, node.name, key, "yes")
+        cleanup["labels"].append((node.name, key))
+
+
+def kubectl_wait_available(lab, name, timeout):
+    return subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), "wait", f"nncp/{name}",
+                           "--for", "condition=Available", f"--timeout={timeout}s"],
+                          capture_output=True, text=True, timeout=timeout + 30)  # fmt: skip
+
+
+def test_a_policy_configures_the_selected_nodes_and_a_node_labelled_later(
+    lab, api, operator_process, cleanup
+):
+    three = lab.nodes[:3]
+    key = "e2e.nodenet.io/policy-select"
+    label(api, cleanup, three[:2], key)
+    cleanup["policies"].append("e2e-select")
+    cleanup["bridges"].append("brsel")
+    create_policy(api, "e2e-select", {key: "yes"}, bridge("brsel"))
+
+    waited = kubectl_wait_available(lab, "e2e-select", ROLLOUT_TIMEOUT)
+    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
+    policy = read_policy(api, "e2e-select")
+    assert condition(policy, "Available")["message"] == "2/2 nodes successfully configured"
+    assert condition(policy, "Available")["reason"] == "SuccessfullyConfigured"
+    assert condition(policy, "Degraded")["status"] == "False"
+    found = enactments(api, "e2e-select")
+    assert sorted(found) == sorted(n.name for n in three[:2])
+    for node, enactment in found.items():
+        assert enactment["metadata"]["name"] == f"{node}.e2e-select"
+        assert condition(enactment, "Available")["status"] == "True", enactment["status"]
+        assert enactment["status"]["desiredState"] == bridge("brsel")
+    assert [has_link(n, "brsel") for n in three] == [True, True, False]
+
+    label(api, cleanup, three[2:], key)
+    wait_for(lambda: condition(enactments(api, "e2e-select").get(three[2].name), "Available").get("status") == "True",
+             ROLLOUT_TIMEOUT, "the node labelled later to be configured", operator_process)  # fmt: skip
+    assert has_link(three[2], "brsel")
+    policy = wait_for(lambda: policy_settled(api, "e2e-select"), 60, "the policy", operator_process)
+    assert condition(policy, "Available")["message"] == "3/3 nodes successfully configured"
+    # One run per batch: the two first nodes (50% of 2 = 1 at once) and then the third.
+    records = [r for r in journal.read(operator_process.runner_dir)
+               if r.get("policy") == "e2e-select" and r["event"] == "start"]  # fmt: skip
+    assert [r["nodes"] for r in records] == [[three[0].name], [three[1].name], [three[2].name]]
+
+
+def test_an_invalid_state_fails_the_enactment_and_degrades_the_policy(
+    lab, api, operator_process, cleanup
+):
+    node = lab.nodes[1]
+    key = "e2e.nodenet.io/policy-invalid"
+    label(api, cleanup, [node], key)
+    before = node.run("ip -br link; ip -br addr").stdout
+    state = bridge("brbad")
+    state["interfaces"][0]["bridge"]["port"] = [{"name": "nosuch0"}]
+    cleanup["policies"].append("e2e-invalid")
+    create_policy(api, "e2e-invalid", {key: "yes"}, state)
+
+    policy = wait_for(lambda: policy_settled(api, "e2e-invalid"), ROLLOUT_TIMEOUT,
+                      "the policy to settle", operator_process)  # fmt: skip
+    assert condition(policy, "Degraded")["status"] == "True"
+    assert condition(policy, "Degraded")["message"] == "1/1 nodes failed to configure"
+    assert condition(policy, "Available")["status"] == "False"
+    enactment = enactments(api, "e2e-invalid")[node.name]
+    failing = condition(enactment, "Failing")
+    assert failing["status"] == "True" and failing["reason"] == "FailedToConfigure"
+    assert "nosuch0" in failing["message"], failing
+    assert node.run("ip -br link; ip -br addr").stdout == before
+    warnings = [m for kind, _, m in events_about(api, "NodeNetworkConfigurationEnactment",
+                                                  enactment["metadata"]["name"]) if kind == "Warning"]  # fmt: skip
+    assert any("nosuch0" in m for m in warnings), warnings
+    assert any(
+        kind == "Warning"
+        for kind, _, _ in events_about(api, "NodeNetworkConfigurationPolicy", "e2e-invalid")
+    )
+
+
+def test_a_state_that_cuts_the_management_link_is_rolled_back_and_names_the_probe(
+    lab, api, operator_process, cleanup
+):
+    node = lab.nodes[2]
+    key = "e2e.nodenet.io/policy-cut"
+    label(api, cleanup, [node], key)
+    cut = {"interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "up",
+                           "ipv4": {"enabled": False}, "ipv6": {"enabled": False}}]}  # fmt: skip
+    cleanup["policies"].append("e2e-cut")
+    create_policy(api, "e2e-cut", {key: "yes"}, cut)
+
+    policy = wait_for(lambda: policy_settled(api, "e2e-cut"), ROLLOUT_TIMEOUT,
+                      "the policy to settle", operator_process)  # fmt: skip
+    enactment = enactments(api, "e2e-cut")[node.name]
+    assert condition(policy, "Degraded")["status"] == "True", (
+        policy["status"],
+        enactment["status"],
+    )
+    failing = condition(enactment, "Failing")
+    assert failing["status"] == "True", enactment["status"]
+    probe = enactment["status"].get("failedProbe") or {}
+    assert probe.get("name"), enactment["status"]
+    assert probe["name"] in failing["message"], failing
+    assert "rolled back" in failing["message"], failing
+    assert node.run("true").returncode == 0, "the node answers SSH again"
+    reasons = [reason for _, reason, _ in events_about(api, "NodeNetworkConfigurationEnactment",
+                                                        enactment["metadata"]["name"])]  # fmt: skip
+    assert "RolledBack" in reasons, reasons
+
+
+def test_max_unavailable_one_configures_one_node_at_a_time(lab, api, operator_process, cleanup):
+    three = lab.nodes[:3]
+    key = "e2e.nodenet.io/policy-serial"
+    label(api, cleanup, three, key)
+    cleanup["policies"].append("e2e-serial")
+    cleanup["bridges"].append("brser")
+    create_policy(api, "e2e-serial", {key: "yes"}, bridge("brser"), max_unavailable=1)
+
+    waited = kubectl_wait_available(lab, "e2e-serial", ROLLOUT_TIMEOUT)
+    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
+    assert condition(read_policy(api, "e2e-serial"), "Available")["message"] == (
+        "3/3 nodes successfully configured"
+    )
+    records = [
+        r for r in journal.read(operator_process.runner_dir) if r.get("policy") == "e2e-serial"
+    ]
+    assert journal.peak_in_flight(records, ("apply", "verify")) == 1, json.dumps(records, indent=1)
+    starts = [r for r in records if r["event"] == "start" and r["kind"] == "apply"]
+    assert sorted(n for r in starts for n in r["nodes"]) == sorted(n.name for n in three)
+    assert all(has_link(n, "brser") for n in three)
