@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from e2e_support import REPORT_INTERVAL
+from e2e_support import REPORT_INTERVAL, bridge, delete_policy, has_link, label_node
 from kubernetes import client, config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,3 +149,18 @@ def operator_process(lab, crds, peering, collections_path, tmp_path_factory):
     operator = OperatorProcess(env, work).start()
     yield operator
     operator.stop()
+
+
+@pytest.fixture
+def cleanup(lab, api):
+    """Policies, labels and bridges a test registers are removed afterwards, whatever happened."""
+    registered = {"policies": [], "labels": [], "bridges": []}
+    yield registered
+    for name in registered["policies"]:
+        delete_policy(api, name)
+    for node, key in registered["labels"]:
+        label_node(api, node, key, None)
+    for name in registered["bridges"]:
+        for node in lab.nodes:
+            if has_link(node, name):
+                node.apply(bridge(name, "absent"))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
 from kubernetes import client
 
 REPORT_INTERVAL = 5
+ROLLOUT_TIMEOUT = 240
 GROUP, VERSION, PLURAL = "nmstate.io", "v1beta1", "nodenetworkstates"
 
 
@@ -95,3 +97,24 @@ def events_about(api, kind, name):
     events = client.CoreV1Api(api).list_namespaced_event("default").items
     return [(e.type, e.reason, e.message) for e in events
             if e.involved_object.name == name and e.involved_object.kind == kind]  # fmt: skip
+
+
+def bridge(name, state="up"):
+    return {"interfaces": [{"name": name, "type": "linux-bridge", "state": state,
+                            "bridge": {"options": {"stp": {"enabled": False}}, "port": []}}]}  # fmt: skip
+
+
+def has_link(node, name):
+    return node.run(f"ip link show {name}", check=False).returncode == 0
+
+
+def label(api, cleanup, nodes, key):
+    for node in nodes:
+        label_node(api, node.name, key, "yes")
+        cleanup["labels"].append((node.name, key))
+
+
+def kubectl_wait_available(lab, name, timeout):
+    return subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), "wait", f"nncp/{name}",
+                           "--for", "condition=Available", f"--timeout={timeout}s"],
+                          capture_output=True, text=True, timeout=timeout + 30)  # fmt: skip

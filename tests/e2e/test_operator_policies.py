@@ -3,59 +3,22 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
-import pytest
 from e2e_support import (
+    ROLLOUT_TIMEOUT,
+    bridge,
     condition,
     create_policy,
-    delete_policy,
     enactments,
     events_about,
-    label_node,
+    has_link,
+    kubectl_wait_available,
+    label,
     policy_settled,
     read_policy,
     wait_for,
 )
 from nmstate_operator import journal
-
-ROLLOUT_TIMEOUT = 240
-
-
-def bridge(name, state="up"):
-    return {"interfaces": [{"name": name, "type": "linux-bridge", "state": state,
-                            "bridge": {"options": {"stp": {"enabled": False}}, "port": []}}]}  # fmt: skip
-
-
-def has_link(node, name):
-    return node.run(f"ip link show {name}", check=False).returncode == 0
-
-
-@pytest.fixture
-def cleanup(lab, api):
-    """Policies, labels and bridges a test registers are removed afterwards, whatever happened."""
-    registered = {"policies": [], "labels": [], "bridges": []}
-    yield registered
-    for name in registered["policies"]:
-        delete_policy(api, name)
-    for node, key in registered["labels"]:
-        label_node(api, node, key, None)
-    for name in registered["bridges"]:
-        for node in lab.nodes:
-            if has_link(node, name):
-                node.apply(bridge(name, "absent"))
-
-
-def label(api, cleanup, nodes, key):
-    for node in nodes:
-        label_node(api, node.name, key, "yes")
-        cleanup["labels"].append((node.name, key))
-
-
-def kubectl_wait_available(lab, name, timeout):
-    return subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), "wait", f"nncp/{name}",
-                           "--for", "condition=Available", f"--timeout={timeout}s"],
-                          capture_output=True, text=True, timeout=timeout + 30)  # fmt: skip
 
 
 def test_a_policy_configures_the_selected_nodes_and_a_node_labelled_later(

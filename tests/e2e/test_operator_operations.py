@@ -1,0 +1,70 @@
+"""Running the operator: leader election through kopf peering, metrics, structured logs."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+from conftest import METRICS_PORT, PEERING, PRIORITY, OperatorProcess, operator_env
+from e2e_support import REPORT_INTERVAL, wait_for
+from kubernetes import client
+from nmstate_operator import journal
+
+
+def peers(api):
+    peering = client.CustomObjectsApi(api).get_cluster_custom_object(
+        "kopf.dev", "v1", "clusterkopfpeerings", PEERING
+    )
+    return {peer["priority"] for peer in (peering.get("status") or {}).values() if peer}
+
+
+def test_a_standby_operator_waits_while_the_leader_runs_and_takes_over_when_it_stops(
+    lab, api, operator_process, collections_path, tmp_path
+):
+    env = operator_env(lab, collections_path, tmp_path / "runner",
+                       "http://127.0.0.1:18091/healthz", 18092, priority=1)  # fmt: skip
+    standby = OperatorProcess(env, tmp_path, "http://127.0.0.1:18091/healthz").start()
+    try:
+        wait_for(lambda: peers(api) >= {1, PRIORITY}, 30, "both operators in the peering", standby)
+        time.sleep(3 * REPORT_INTERVAL)
+        assert journal.read(standby.runner_dir) == [], "a standby operator ran playbooks"
+        assert "leading: reports and rollouts run here" not in standby.log_path.read_text()
+        recent = [r for r in journal.read(operator_process.runner_dir)
+                  if r.get("kind") == "report" and r["time"] > time.time() - 3 * REPORT_INTERVAL]  # fmt: skip
+        assert recent, "the leader stopped reporting"
+
+        operator_process.stop()
+        wait_for(lambda: [r for r in journal.read(standby.runner_dir) if r.get("kind") == "report"],
+                 60, "the standby to take over the reports", standby)  # fmt: skip
+        assert "leading: reports and rollouts run here" in standby.log_path.read_text()
+    finally:
+        standby.stop()
+        if operator_process.poll() is not None:
+            operator_process.start()
+
+
+def test_metrics_use_kubernetes_nmstate_names_and_time_the_runs(lab, operator_process):
+    def scrape():
+        with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    node = lab.nodes[0].name
+    text = wait_for(lambda: (lambda t: t if f'node="{node}"' in t else None)(scrape()), 60,
+                    "interface metrics for a node", operator_process)  # fmt: skip
+    assert f'kubernetes_nmstate_network_interfaces{{node="{node}",type="veth"}} 3.0' in text
+    assert f'kubernetes_nmstate_routes{{ip_stack="ipv4",node="{node}",type="dynamic"}}' in text
+    assert 'kubernetes_nmstate_policies_status{status="Available"}' in text
+    assert 'nmstate_operator_run_duration_seconds_count{playbook="nodenet.nmstate.report"}' in text
+    assert "kubernetes_nmstate_enactments_status" in text
+    assert "kubernetes_nmstate_features_applied" in text
+
+
+def test_logs_are_one_json_object_per_line(operator_process):
+    lines = [
+        line for line in operator_process.log_path.read_text().splitlines() if line.startswith("{")
+    ]
+    assert lines, "no structured log lines"
+    records = [json.loads(line) for line in lines]
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    assert any(r["logger"].startswith("nmstate_operator") for r in records)

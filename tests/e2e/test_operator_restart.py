@@ -1,0 +1,79 @@
+"""The operator killed in the middle of a rollout, then started again."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections import Counter
+
+from e2e_support import (
+    ROLLOUT_TIMEOUT,
+    bridge,
+    condition,
+    create_policy,
+    enactments,
+    has_link,
+    kubectl_wait_available,
+    label,
+    read_policy,
+    wait_for,
+)
+from nmstate_operator import journal
+
+
+def test_a_rollout_cut_by_a_killed_operator_finishes_without_configuring_a_node_twice(
+    lab, api, operator_process, cleanup
+):
+    three = lab.nodes[:3]
+    key = "e2e.nodenet.io/policy-restart"
+    label(api, cleanup, three, key)
+    cleanup["policies"].append("e2e-restart")
+    cleanup["bridges"].append("brrst")
+    create_policy(api, "e2e-restart", {key: "yes"}, bridge("brrst"), max_unavailable=1)
+
+    def first_apply_under_way():
+        starts = [r for r in journal.read(operator_process.runner_dir)
+                  if r.get("policy") == "e2e-restart" and r["event"] == "start"]  # fmt: skip
+        return starts[0]["nodes"][0] if starts else None
+
+    first = wait_for(first_apply_under_way, ROLLOUT_TIMEOUT, "the first batch", operator_process)
+    node = lab.node(first)
+    deadline = time.monotonic() + ROLLOUT_TIMEOUT
+    while not has_link(node, "brrst"):  # the change is on the node: its transaction runs
+        assert time.monotonic() < deadline, "the first node never got the bridge"
+    operator_process.kill()
+    left = enactments(api, "e2e-restart")[first]
+    assert condition(left, "Progressing")["status"] == "True", (
+        "the operator was killed before it recorded the outcome",
+        left["status"],
+    )
+
+    operator_process.start()
+    waited = kubectl_wait_available(lab, "e2e-restart", ROLLOUT_TIMEOUT)
+    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
+    assert condition(read_policy(api, "e2e-restart"), "Available")["message"] == (
+        "3/3 nodes successfully configured"
+    )
+    found = enactments(api, "e2e-restart")
+    assert not [n for n, e in found.items() if condition(e, "Progressing")["status"] == "True"]
+    assert all(has_link(n, "brrst") for n in three)
+
+    records = [
+        r for r in journal.read(operator_process.runner_dir) if r.get("policy") == "e2e-restart"
+    ]
+    starts = [r for r in records if r["event"] == "start"]
+    applies = Counter(
+        (n, r["generation"]) for r in starts if r["kind"] == "apply" for n in r["nodes"]
+    )
+    assert set(applies.values()) == {1}, (
+        "a node was configured twice",
+        json.dumps(starts, indent=1),
+    )
+    assert [r["nodes"] for r in starts if r["kind"] == "verify"] == [[first]]
+    assert journal.peak_in_flight(records, ("apply", "verify")) == 1, json.dumps(records, indent=1)
+    killed = next(r for r in starts if r["kind"] == "apply" and r["nodes"] == [first])
+    assert not [r for r in records if r["event"] == "end" and r["run"] == killed["run"]]
+    # No ansible-playbook of the killed operator outlived it (its runs use this policy's dir).
+    leftovers = subprocess.run(["pgrep", "-af", "nncp-e2e-restart"], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", leftovers.stdout
