@@ -1,7 +1,7 @@
 # nodenet.nmstate: `make demo` runs the main job on the lab, `make test` runs every test.
 SHELL := /bin/bash
 
-.PHONY: setup test demo lab-up lab-down lint
+.PHONY: setup test demo demo-down lab-up lab-down bench bench-quick
 
 setup:
 	@scripts/bootstrap.sh
@@ -11,6 +11,9 @@ test:
 
 demo:
 	@scripts/demo.sh
+
+demo-down:
+	@scripts/demo.sh down
 
 lab-up:
 	@venv=$$(scripts/bootstrap.sh | tail -n 1) && "$$venv/bin/python" tests/lab/labctl up --nodes 2 --nm all

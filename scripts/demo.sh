@@ -1,46 +1,108 @@
 #!/usr/bin/env bash
-# The main job on the lab: bring it up, put a Linux bridge on node01's eth1 with real nmstate
-# over SSH, reach it from node02, and leave the lab running for you.
+# The main job on the lab: the control plane and 3 nodes, the operator running against them
+# (as its ServiceAccount, with the RBAC from operator/manifests/deploy), and the examples in
+# docs/examples applied through it. Leaves everything running.
+#   scripts/demo.sh        bring it up and run the examples
+#   scripts/demo.sh down   stop the operator and take the lab down
+#   scripts/demo.sh stop-operator
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=$("$repo/scripts/bootstrap.sh" | tail -n 1)
-labctl=("$venv/bin/python" "$repo/tests/lab/labctl")
+export PATH="$venv/bin:$PATH"
+labctl=(python "$repo/tests/lab/labctl")
+state=${NODENET_LAB_STATE:-/var/lib/nodenet-lab}
+work=$state/operator
+pidfile=$work/operator.pid
+
+stop_operator() {
+    if [[ -f $pidfile ]] && pid=$(cat "$pidfile") && grep -q nmstate_operator "/proc/$pid/cmdline" 2>/dev/null; then
+        kill "$pid"
+        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    fi
+    rm -f "$pidfile"
+}
+
+case ${1:-} in
+    down) stop_operator; "${labctl[@]}" down; exit 0 ;;
+    stop-operator) stop_operator; exit 0 ;;
+esac
+
+step() { printf '\n### %s\n' "$*"; }
+show() {
+    printf '\n$ kubectl get nncp,nnce,nns\n'
+    kubectl get nncp,nnce,nns
+}
+
 nm=none
 [[ -x /usr/sbin/NetworkManager ]] && nm=node02
+step "Lab: Kubernetes control plane and 3 nodes (NetworkManager on: $nm)"
 "${labctl[@]}" up --nodes 3 --nm "$nm" >/dev/null
-state=${NODENET_LAB_STATE:-/var/lib/nodenet-lab}
-ssh_node() {
-    ssh -i "$state/keys/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no \
-        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "root@$1" "${@:2}"
-}
-step() { printf '\n### %s\n' "$*"; }
+export KUBECONFIG=$state/kubeconfig
+kubectl get nodes -o wide
 
-step "Nodes registered with the lab's Kubernetes API server"
-KUBECONFIG=$state/kubeconfig kubectl get nodes -o wide
+step "Operator: CRDs, RBAC, peering object; python -m nmstate_operator"
+kubectl apply -f "$repo/operator/manifests/crds/" >/dev/null
+kubectl wait --for condition=Established crd --all --timeout=60s >/dev/null
+stop_operator
+mkdir -p "$work"
+"$repo/scripts/operator-kubeconfig.sh" "$KUBECONFIG" "$work/kubeconfig" 24h
+kubectl apply -f "$repo/operator/manifests/deploy/peering.yaml" >/dev/null
+collection=$("$repo/scripts/collection-tree.sh" "$work/collections")
+collections_path=${collection%/ansible_collections/*}
+KUBECONFIG=$work/kubeconfig PYTHONPATH=$repo/operator \
+    NMSTATE_OPERATOR_COLLECTIONS_PATH=$collections_path \
+    NMSTATE_OPERATOR_SSH_PRIVATE_KEY=$state/keys/id_ed25519 \
+    NMSTATE_OPERATOR_RUNNER_DIR=$work/runner \
+    NMSTATE_OPERATOR_PEERING=nmstate-operator \
+    NMSTATE_OPERATOR_REPORT_INTERVAL=15 \
+    NMSTATE_OPERATOR_LIVENESS=http://127.0.0.1:18080/healthz \
+    NMSTATE_OPERATOR_METRICS_BIND_ADDRESS=127.0.0.1:18089 \
+    NMSTATE_OPERATOR_PROBE_TIMEOUT=10 NMSTATE_OPERATOR_ROLLBACK_TIMEOUT=40 \
+    setsid python -m nmstate_operator >"$work/operator.log" 2>&1 </dev/null &
+echo $! >"$pidfile"
+for _ in $(seq 60); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 1; done
+echo "operator running (PID $(cat "$pidfile")), log: $work/operator.log"
 
-step "node01: nmstatectl apply (kernel-only mode) of a bridge br1 over eth1"
-ssh_node 10.231.77.11 nmstatectl apply --kernel <<'YAML'
-interfaces:
-  - name: br1
-    type: linux-bridge
-    state: up
-    bridge:
-      options: {stp: {enabled: false}}
-      port: [{name: eth1}]
-    ipv4:
-      enabled: true
-      address: [{ip: 10.231.78.11, prefix-length: 24}]
-YAML
+step "Guide 'report node network state': every Node gets a NodeNetworkState"
+for _ in $(seq 60); do
+    [[ -n $(kubectl get nns node01 -o jsonpath='{.status.currentState}' 2>/dev/null) ]] && break
+    sleep 1
+done
+show
+echo; echo '$ kubectl get nns node01 -o yaml | head -30'
+kubectl get nns node01 -o yaml | head -30
 
-step "node01: nmstatectl show br1"
-ssh_node 10.231.77.11 nmstatectl show --kernel br1
+step "Guide 'connect a Linux bridge': patch create-br1-linux-bridge.yaml onto node01's NNS"
+kubectl patch nns node01 --type merge -p "$(cat "$repo/docs/examples/create-br1-linux-bridge.yaml")"
+generation=$(kubectl get nns node01 -o jsonpath='{.metadata.generation}')
+for _ in $(seq 180); do
+    result=$(kubectl get nns node01 -o jsonpath="{.status.lastApply.generation}/{.status.lastApply.result}")
+    [[ $result == "$generation/applied" || $result == "$generation/failed" ]] && break
+    sleep 1
+done
+kubectl get nns node01
+echo "node01 br1: $(ssh -i "$state/keys/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@10.231.77.11 ip -br addr show br1)"
 
-step "node03 reaches br1 over the data link"
-ssh_node 10.231.77.13 'ip addr replace 10.231.78.13/24 dev eth1 && ping -c 3 10.231.78.11'
+step "Policies in docs/examples/policies: one node at a time (maxUnavailable 1)"
+kubectl apply -f "$repo/docs/examples/policies/"
+for policy in $(kubectl get nncp -o name); do
+    until kubectl wait "$policy" --for condition=Available --timeout=5s >/dev/null 2>&1; do
+        show
+        degraded=$(kubectl get "$policy" -o jsonpath='{.status.conditions[?(@.type=="Degraded")].status}')
+        [[ $degraded == True ]] && break
+        sleep 5
+    done
+done
+show
+echo; echo '$ kubectl get nncp -o wide'
+kubectl get nncp -o custom-columns='NAME:.metadata.name,AVAILABLE:.status.conditions[?(@.type=="Available")].status,MESSAGE:.status.conditions[?(@.type=="Available")].message'
 
 cat <<EOF
 
-The lab is still running. Use it with:   . $state/env.sh
-Remove the bridge:  echo '{interfaces: [{name: br1, type: linux-bridge, state: absent}]}' | ssh ... nmstatectl apply --kernel
-Tear it all down:   ${labctl[*]} down
+The lab and the operator are still running:
+  . $state/env.sh                   # KUBECONFIG and the Ansible inventory for the lab
+  kubectl get nncp,nnce,nns         # the objects above
+  curl -s 127.0.0.1:18089/metrics   # the operator's metrics; its log: $work/operator.log
+Tear it all down:  make demo-down   (or: $repo/scripts/demo.sh down)
 EOF

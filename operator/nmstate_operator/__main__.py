@@ -10,14 +10,28 @@ from . import config as operator_config
 from . import handlers  # noqa: F401  (registers the handlers)
 
 
+class KopfRecordFields(logging.Filter):
+    """kopf attaches its settings object to the records of its object loggers: drop it (it is
+    not data), and keep the object reference (k8s_ref) as the field `object`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.pop("settings", None)
+        record.__dict__.pop("k8s_skip", None)
+        if "k8s_ref" in record.__dict__:
+            record.object = record.__dict__.pop("k8s_ref")
+        return True
+
+
 def configure_logging(log_format: str) -> None:
     """Structured (JSON, one object per line) or plain text logs on stderr."""
     handler = logging.StreamHandler()
     if log_format == "json":
+        handler.addFilter(KopfRecordFields())
         handler.setFormatter(
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                json_default=str,
             )
         )
     else:

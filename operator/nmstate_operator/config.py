@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(f"NMSTATE_OPERATOR_{name}", default)
 
 
+def priority(value: str) -> int:
+    return random.randint(1, 1_000_000) if value == "random" else int(value)
+
+
 def parse(argv: list[str] | None = None) -> Config:
     parser = argparse.ArgumentParser(
         prog="python -m nmstate_operator",
@@ -81,8 +86,9 @@ def parse(argv: list[str] | None = None) -> Config:
     parser.add_argument("--peering", default=env("PEERING"),
                         help="kopf peering object for leader election (ClusterKopfPeering); "
                         "without it the operator runs standalone")  # fmt: skip
-    parser.add_argument("--priority", type=int, default=int(env("PRIORITY", "0")),
-                        help="peering priority: the highest-priority operator runs, the others wait")  # fmt: skip
+    parser.add_argument("--priority", type=priority, default=priority(env("PRIORITY", "0")),
+                        help="peering priority: the highest-priority operator runs, the others wait; "
+                        "'random' picks one, so that replicas never tie")  # fmt: skip
     parser.add_argument("--peering-lifetime", type=int, default=int(env("PEERING_LIFETIME", "60")),
                         help="seconds a silent peer is still counted as alive")  # fmt: skip
     parser.add_argument("--log-format", choices=("json", "text"), default=env("LOG_FORMAT", "json"))

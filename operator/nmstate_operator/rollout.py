@@ -170,7 +170,10 @@ def _run(
     """One run over the nodes of a batch (apply) or of cut-off runs (verify)."""
     name = policy["metadata"]["name"]
     generation = policy["metadata"]["generation"]
-    desired = (policy.get("spec") or {}).get("desiredState") or {}
+    spec = policy.get("spec") or {}
+    desired = spec.get("desiredState") or {}
+    # With capture, the nodes render the state (nmstate's policy support) from their own state.
+    data = {"capture": spec["capture"], "desiredState": desired} if spec.get("capture") else desired
     without_address = [n for n in wanted if not addresses.get(n)]
     for node in without_address:
         enactments[node] = _set_enactment(
@@ -202,7 +205,7 @@ def _run(
             f"nodenet.nmstate.{kind}",
             inventory,
             f"nncp-{name}",
-            {"nmstate_desired_state": desired},
+            {"nmstate_desired_state": data},
             limit=locked,
             record={"kind": kind, "policy": name, "generation": generation},
             settings=ctx.config.apply_settings(),
@@ -246,10 +249,12 @@ def _record_verify(ctx, policy, enactments, node, outcome) -> float | None:
 def _record_apply(ctx, policy, enactments, node, outcome, result) -> float | None:
     generation = policy["metadata"]["generation"]
     verdict = apply_outcome(outcome, result)
+    rendered = {"desiredState": verdict.rendered_state} if verdict.rendered_state else {}
     if verdict.applied:
         enactments[node] = _set_enactment(
             ctx, enactments[node], "Available", "SuccessfullyConfigured",
             f"successfully configured (generation {generation})", policyGeneration=generation,
+            **rendered,
         )  # fmt: skip
         kube.event(ctx.core, enactments[node], "SuccessfullyConfigured",
                    f"generation {generation} of policy {policy['metadata']['name']} is applied")  # fmt: skip
@@ -259,7 +264,7 @@ def _record_apply(ctx, policy, enactments, node, outcome, result) -> float | Non
     message = verdict.message[-2000:]
     enactments[node] = _set_enactment(
         ctx, enactments[node], "Failing", "FailedToConfigure", message,
-        policyGeneration=generation, failedProbe=verdict.failed_probe,
+        policyGeneration=generation, failedProbe=verdict.failed_probe, **rendered,
     )  # fmt: skip
     reason = "RolledBack" if verdict.rolled_back else "FailedToConfigure"
     kube.event(ctx.core, enactments[node], reason, message, "Warning")

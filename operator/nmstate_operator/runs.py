@@ -44,6 +44,21 @@ class RunResult:
     stdout_tail: str = ""
 
 
+def usable_private_key(config: Config) -> Path:
+    """The SSH key, copied to a 0600 file of ours when it is readable by others (a Secret mounted
+    with fsGroup is group-readable, and ssh refuses such keys)."""
+    key = config.ssh_private_key
+    if key.stat().st_mode & 0o077 == 0:
+        return key
+    copy = config.runner_dir / "ssh-private-key"
+    if not copy.exists() or copy.read_bytes() != key.read_bytes():
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key.read_bytes())
+    return copy
+
+
 def inventory(nodes: dict[str, str], config: Config) -> dict:
     """An inventory of nodes (name -> address) for ansible-runner."""
     return {
@@ -51,7 +66,7 @@ def inventory(nodes: dict[str, str], config: Config) -> dict:
             "hosts": {name: {"ansible_host": address} for name, address in nodes.items()},
             "vars": {
                 "ansible_user": config.ssh_user,
-                "ansible_ssh_private_key_file": str(config.ssh_private_key),
+                "ansible_ssh_private_key_file": str(usable_private_key(config)),
                 "ansible_python_interpreter": config.python_interpreter,
             },
         }
@@ -164,6 +179,7 @@ class ApplyOutcome:
     message: str = ""
     rolled_back: bool = False
     failed_probe: dict | None = None
+    rendered_state: dict | None = None  # what nmstate rendered from a policy with capture
     # Nothing reached the node (unreachable before the transaction, or the run did not start):
     # worth another attempt.
     transient: bool = False
@@ -173,8 +189,10 @@ def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> 
     if outcome is None:
         return ApplyOutcome(False, "the node was not part of the run", transient=True)
     result = outcome.facts.get("nmstate_apply_result") or {}
+    rendered = result.get("rendered_state")
+    rendered = rendered if isinstance(rendered, dict) else None
     if outcome.ok and result.get("applied") in TRUE_STRINGS:
-        return ApplyOutcome(True)
+        return ApplyOutcome(True, rendered_state=rendered)
     message = str(result.get("msg") or "; ".join(outcome.failures) or "")
     if not message and run is not None:
         message = f"the apply run ended {run.status} (rc {run.rc}): {run.stdout_tail[-500:]}"
@@ -184,5 +202,6 @@ def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> 
         message=message or "the apply run failed",
         rolled_back=result.get("rolled_back") in TRUE_STRINGS,
         failed_probe=probe if isinstance(probe, dict) else None,
+        rendered_state=rendered,
         transient=not result and (outcome.unreachable or not outcome.failures),
     )

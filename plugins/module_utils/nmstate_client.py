@@ -218,6 +218,13 @@ class LibnmstateClient(object):
             return None
         return self._call(self._lib.generate_differences, new_state, old_state)
 
+    def state_from_policy(self, policy, current):
+        """nmstate's rendering of an nmpolicy (capture + desiredState) against `current`."""
+        render = getattr(self._lib, "gen_net_state_from_policy", None)
+        if render is None:
+            raise NmstateError("this libnmstate cannot render policies (capture)", "not_supported")
+        return self._call(render, policy, current)
+
 
 class NmstatectlClient(object):
     """nmstate through its command-line tool; `run_command` is AnsibleModule.run_command."""
@@ -292,23 +299,35 @@ class NmstatectlClient(object):
         # nmstatectl has no command for nmstate's difference generator.
         return None
 
+    def state_from_policy(self, policy, current):
+        """nmstate's rendering of an nmpolicy (capture + desiredState) against `current`."""
+        out = self._with_files(["policy", "--json", "-q", "-c"], current, policy)
+        try:
+            return json.loads(out) if out.strip() else {}
+        except ValueError:
+            raise NmstateError("nmstatectl policy printed no JSON: %s" % out[:500])
+
+    def _with_files(self, args, current, subject):
+        """Run nmstatectl with `current` and `subject` (state or policy) as JSON files."""
+        workdir = tempfile.mkdtemp(prefix="nmstate-")
+        try:
+            paths = []
+            for name, content in (("current.json", current), ("subject.json", subject)):
+                path = os.path.join(workdir, name)
+                with open(path, "w") as handle:
+                    json.dump(content, handle)
+                paths.append(path)
+            return self._run(args + [paths[0], paths[1]])[0]
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
     def gen_revert(self, desired, current):
         """nmstate's revert state for `desired` (nmstatectl gr), given the `current` state.
 
         The current state is passed explicitly: gr would otherwise ask NetworkManager for it,
         which fails in kernel-only mode.
         """
-        workdir = tempfile.mkdtemp(prefix="nmstate-gr-")
-        try:
-            paths = []
-            for name, state in (("desired.json", desired), ("current.json", current)):
-                path = os.path.join(workdir, name)
-                with open(path, "w") as handle:
-                    json.dump(state, handle)
-                paths.append(path)
-            out = self._run(["gr", "--json", "-q", "-c", paths[1], paths[0]])[0]
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        out = self._with_files(["gr", "--json", "-q", "-c"], current, desired)
         try:
             return json.loads(out) if out.strip() else {}
         except ValueError:

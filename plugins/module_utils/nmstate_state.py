@@ -45,6 +45,18 @@ class StateError(ValueError):
     """A desired state that is not shaped like an nmstate state."""
 
 
+def split_policy(state):
+    """(capture, desired state) of an nmpolicy (a mapping of exactly `capture` and
+    `desiredState`), or (None, state) for a plain state: nmstate states have neither key."""
+    if (
+        isinstance(state, dict)
+        and "desiredState" in state
+        and set(state) <= {"capture", "desiredState"}
+    ):
+        return state.get("capture") or None, state["desiredState"]
+    return None, state
+
+
 def check_shape(state):
     """Reject what nmstate would misread: a non-mapping, unknown top-level keys, bad lists."""
     if not isinstance(state, dict):

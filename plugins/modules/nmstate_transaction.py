@@ -54,6 +54,11 @@ options:
     description:
       - The desired state, as for M(nodenet.nmstate.nmstate_apply). One of O(state) and O(src)
         is required.
+      - It may also be an nmpolicy, a mapping of C(capture) (names to nmpolicy expressions on the
+        node's current state) and C(desiredState) (a state referring to the captures as
+        C({{ capture.NAME... }})). nmstate renders it on the node first (C(nmstatectl policy) or
+        libnmstate), and O(rendered_state) returns the result. Pass a policy through O(src) so
+        that Ansible does not try to template nmpolicy's braces.
     type: raw
   src:
     description:
@@ -114,6 +119,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+rendered_state:
+  description: The state nmstate rendered from an nmpolicy given as the desired state.
+  returned: when the desired state is an nmpolicy
+  type: dict
 applied:
   description: The change was applied and kept (also when the node already had it).
   returned: always
@@ -192,6 +201,7 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state impo
     StateError,
     check_shape,
     secret_values,
+    split_policy,
     strip_volatile,
     unsatisfied,
 )
@@ -218,6 +228,14 @@ def describe(result):
     return message + "the node was restored to its previous state"
 
 
+def check_rendered(module, rendered, mode):
+    try:
+        check_shape(rendered)
+    except StateError as exc:
+        module.fail_json(msg="the policy rendered an invalid state: %s" % exc,
+                         error_category="invalid_argument", mode=mode, rendered_state=rendered)  # fmt: skip
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -240,7 +258,7 @@ def main():
         module.fail_json(
             msg="give 'state', or 'src' through the action plugin (call the module by its full name)"
         )
-    desired = params["state"]
+    capture, desired = split_policy(params["state"])
     try:
         check_shape(desired)
     except StateError as exc:
@@ -263,6 +281,12 @@ def main():
                                   controller=controller_address(os.environ))  # fmt: skip
         lock_timeout = params["rollback_timeout"] + 3 * params["probe_timeout"] + 60
         with exclusive_node_lock(lock_timeout):
+            extra = {}
+            if capture:
+                policy = {"capture": capture, "desiredState": desired}
+                desired = client.state_from_policy(policy, client.show(kernel_only=kernel_only))
+                check_rendered(module, desired, mode)
+                extra["rendered_state"] = desired
             if module.check_mode:
                 current = strip_volatile(client.show(kernel_only=kernel_only))
                 pending = unsatisfied(desired, current)
@@ -272,10 +296,12 @@ def main():
                     mode=mode,
                     applied=False,
                     rolled_back=False,
+                    **extra,
                 )
             result = transaction.run(
                 desired, params["probes"], params["default_probes"], params["dns_probe_name"]
             )
+            result.update(extra)
     except ProbeError as exc:
         module.fail_json(msg="invalid probe: %s" % exc, mode=mode)
     except NmstateError as exc:

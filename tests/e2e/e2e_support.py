@@ -60,8 +60,10 @@ def enactments(api, policy):
     return {e["metadata"]["labels"]["nmstate.io/node"]: e for e in listed["items"]}
 
 
-def create_policy(api, name, selector, desired_state, max_unavailable=None):
+def create_policy(api, name, selector, desired_state, max_unavailable=None, capture=None):
     spec = {"nodeSelector": selector, "desiredState": desired_state}
+    if capture is not None:
+        spec["capture"] = capture
     if max_unavailable is not None:
         spec["maxUnavailable"] = max_unavailable
     body = {"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",

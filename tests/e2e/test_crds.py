@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -85,3 +86,15 @@ def test_the_seeds_nns_patch_is_accepted(lab, crds, api):
         custom.delete_cluster_custom_object(
             "nmstate.io", "v1beta1", "nodenetworkstates", "crd-probe"
         )
+
+
+def test_the_deployment_manifests_pass_the_api_servers_validation(lab, crds, operator_kubeconfig):
+    """Namespace, RBAC, peering object, Deployment and Service, checked by a server-side dry run
+    (operator_kubeconfig has created the namespace the dry run needs)."""
+    deploy = Path(__file__).resolve().parents[2] / "operator" / "manifests" / "deploy"
+    result = subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), "apply", "--dry-run=server",
+                             "-f", str(deploy)], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    for kind in ("deployment.apps/nmstate-operator", "clusterrole.rbac.authorization.k8s.io/nmstate-operator",
+                 "clusterkopfpeering.kopf.dev/nmstate-operator", "service/nmstate-operator-metrics"):  # fmt: skip
+        assert kind in result.stdout, result.stdout

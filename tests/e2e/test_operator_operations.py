@@ -20,11 +20,11 @@ def peers(api):
 
 
 def test_a_standby_operator_waits_while_the_leader_runs_and_takes_over_when_it_stops(
-    lab, api, operator_process, collections_path, tmp_path
+    lab, api, operator_process, operator_kubeconfig, collections_path, tmp_path
 ):
-    env = operator_env(lab, collections_path, tmp_path / "runner",
+    env = operator_env(lab, operator_kubeconfig, collections_path, tmp_path / "runner",
                        "http://127.0.0.1:18091/healthz", 18092, priority=1)  # fmt: skip
-    standby = OperatorProcess(env, tmp_path, "http://127.0.0.1:18091/healthz").start()
+    standby = OperatorProcess(env, tmp_path).start()
     try:
         wait_for(lambda: peers(api) >= {1, PRIORITY}, 30, "both operators in the peering", standby)
         time.sleep(3 * REPORT_INTERVAL)
@@ -61,10 +61,14 @@ def test_metrics_use_kubernetes_nmstate_names_and_time_the_runs(lab, operator_pr
 
 
 def test_logs_are_one_json_object_per_line(operator_process):
-    lines = [
-        line for line in operator_process.log_path.read_text().splitlines() if line.startswith("{")
-    ]
-    assert lines, "no structured log lines"
+    text = operator_process.log_path.read_text()
+    assert "--- Logging error ---" not in text
+    assert "forbidden" not in text, "the ServiceAccount's RBAC lacks something the operator uses"
+    lines = text.splitlines()
+    assert lines, "no log lines"
     records = [json.loads(line) for line in lines]
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
     assert any(r["logger"].startswith("nmstate_operator") for r in records)
+    assert any((r.get("object") or {}).get("kind") == "Node" for r in records), (
+        "kopf's object field"
+    )

@@ -138,3 +138,25 @@ def test_max_unavailable_one_configures_one_node_at_a_time(lab, api, operator_pr
     starts = [r for r in records if r["event"] == "start" and r["kind"] == "apply"]
     assert sorted(n for r in starts for n in r["nodes"]) == sorted(n.name for n in three)
     assert all(has_link(n, "brser") for n in three)
+
+
+def test_capture_is_rendered_by_nmstate_on_each_node(lab, api, operator_process, cleanup):
+    two = [lab.node("node01"), lab.node("node03")]  # libnmstate and nmstatectl, both modes
+    key = "e2e.nodenet.io/policy-capture"
+    label(api, cleanup, two, key)
+    cleanup["policies"].append("e2e-capture")
+    cleanup["bridges"].append("brcap")
+    state = bridge("brcap")
+    state["interfaces"][0]["bridge"]["port"] = [
+        {"name": "{{ capture.data-link.interfaces.0.name }}"}
+    ]
+    create_policy(api, "e2e-capture", {key: "yes"}, state, max_unavailable="100%",
+                  capture={"data-link": 'interfaces.name=="eth1"'})  # fmt: skip
+
+    waited = kubectl_wait_available(lab, "e2e-capture", ROLLOUT_TIMEOUT)
+    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
+    for node, enactment in enactments(api, "e2e-capture").items():
+        rendered = enactment["status"]["desiredState"]["interfaces"][0]
+        assert rendered["bridge"]["port"] == [{"name": "eth1"}], (node, rendered)
+    for node in two:
+        assert "master brcap" in node.run("ip -o link show eth1").stdout

@@ -245,3 +245,39 @@ def test_network_manager_detection_reads_process_names(tmp_path):
     assert nc.network_manager_running(str(tmp_path))
     (tmp_path / "42" / "comm").write_text("sshd\n")
     assert not nc.network_manager_running(str(tmp_path))
+
+
+POLICY = {
+    "capture": {"gw": 'routes.running.destination=="0.0.0.0/0"'},
+    "desiredState": {"interfaces": [{"name": "{{ capture.gw.routes.running.0.next-hop-interface }}",
+                                     "type": "ethernet", "state": "up"}]},
+}  # fmt: skip
+
+
+def test_nmstatectl_renders_a_policy_from_files_holding_the_current_state_and_the_policy():
+    seen = {}
+
+    def run_command(args, data=None, binary_data=False, environ_update=None):
+        # The files exist only during the call: read them now.
+        seen["args"] = args
+        with open(args[-2]) as current, open(args[-1]) as policy:
+            seen["current"], seen["policy"] = json.load(current), json.load(policy)
+        return 0, json.dumps(STATE), ""
+
+    client = nc.NmstatectlClient("/usr/sbin/nmstatectl", run_command)
+    assert client.state_from_policy(POLICY, {"interfaces": []}) == STATE
+    assert seen["args"][1:5] == ["policy", "--json", "-q", "-c"]
+    assert seen["current"] == {"interfaces": []} and seen["policy"] == POLICY
+
+
+def test_libnmstate_renders_a_policy_when_it_can_and_says_so_when_it_cannot():
+    lib, _ = make_fake_libnmstate()
+    client = nc.LibnmstateClient(lib)
+    with pytest.raises(nc.NmstateError) as failure:
+        client.state_from_policy(POLICY, {})
+    assert failure.value.category == "not_supported"
+    lib.gen_net_state_from_policy = lambda policy, current: dict(STATE, seen=[policy, current])
+    assert client.state_from_policy(POLICY, {"interfaces": []})["seen"] == [
+        POLICY,
+        {"interfaces": []},
+    ]

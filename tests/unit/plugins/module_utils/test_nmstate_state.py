@@ -149,3 +149,14 @@ def test_strip_volatile_drops_an_addresss_protocol_only_inside_addresses():
         "ipv6": {"address": [{"ip": "fd00::1", "prefix-length": 64}]},
         "protocol": "keep",
     }
+
+
+def test_an_nmpolicy_is_told_apart_from_a_state():
+    policy = {"capture": {"gw": "routes.running.destination==\"0.0.0.0/0\""},
+              "desiredState": {"interfaces": []}}  # fmt: skip
+    assert ns.split_policy(policy) == (policy["capture"], {"interfaces": []})
+    assert ns.split_policy({"desiredState": {"interfaces": []}}) == (None, {"interfaces": []})
+    plain = {"interfaces": [], "routes": {"config": []}}
+    assert ns.split_policy(plain) == (None, plain)
+    odd = {"desiredState": {}, "interfaces": []}  # not a policy: nmstate's checks apply
+    assert ns.split_policy(odd) == (None, odd)

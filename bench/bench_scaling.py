@@ -1,0 +1,105 @@
+"""Benchmark 2: one NNCP over N nodes, maxUnavailable 50% and 100%: time to Available.
+
+Prints T(N), T(N)/T(1), the operator's peak RSS and the API writes per node, from one lab of
+the largest N (the policy selects the first N nodes by a label).
+"""
+
+from __future__ import annotations
+
+import time
+
+from common import (
+    NNCP,
+    Operator,
+    api_for,
+    bring_up,
+    log,
+    metric,
+    peak_rss_mib,
+    save,
+    table,
+    wait_until,
+    workdir,
+)
+from kubernetes import client
+
+BRIDGE = "brscale"
+LABEL = "bench.nodenet.io/scale"
+
+
+def policy(name: str, count: int, max_unavailable: str, present: bool = True) -> dict:
+    interface = {"name": BRIDGE, "type": "linux-bridge", "state": "up" if present else "absent"}
+    if present:
+        interface["bridge"] = {"options": {"stp": {"enabled": False}}, "port": []}
+    return {"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
+            "metadata": {"name": name},
+            "spec": {"nodeSelector": {LABEL: f"upto{count}"}, "maxUnavailable": max_unavailable,
+                     "desiredState": {"interfaces": [interface]}}}  # fmt: skip
+
+
+def run(quick: bool) -> dict:
+    sizes = [1, 10] if quick else [1, 10, 50, 100]
+    lab = bring_up(max(sizes))
+    api = api_for(lab)
+    core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
+    work = workdir("scaling")
+    rows, results = [], []
+    with Operator(lab, api, work / "operator", report_interval=600, forks=100) as operator:
+        for count in sizes:
+            for index, node in enumerate(lab.nodes):
+                core.patch_node(
+                    node.name,
+                    {"metadata": {"labels": {LABEL: f"upto{count}" if index < count else None}}},
+                )
+            for max_unavailable in ("50%", "100%"):
+                name = f"bench-scale-{count}-{max_unavailable.rstrip('%')}"
+                writes_before = metric("nmstate_operator_api_writes_total")
+                started = time.monotonic()
+                custom.create_cluster_custom_object(*NNCP, policy(name, count, max_unavailable))
+
+                def available(name=name):
+                    status = custom.get_cluster_custom_object(*NNCP, name).get("status") or {}
+                    return any(c["type"] == "Available" and c["status"] == "True"
+                               and c.get("reason") == "SuccessfullyConfigured"
+                               for c in status.get("conditions") or [])  # fmt: skip
+
+                wait_until(available, 1800, f"{name} to be Available", interval=0.2)
+                elapsed = time.monotonic() - started
+                writes = metric("nmstate_operator_api_writes_total") - writes_before
+                results.append({"nodes": count, "max_unavailable": max_unavailable, "seconds": elapsed,
+                                "api_writes_per_node": writes / count})  # fmt: skip
+                log(f"N={count} maxUnavailable={max_unavailable}: {elapsed:.1f} s")
+                # Undo, untimed, so that the next policy changes the nodes again.
+                custom.delete_cluster_custom_object(*NNCP, name)
+                undo = f"{name}-undo"
+                custom.create_cluster_custom_object(
+                    *NNCP, policy(undo, count, "100%", present=False)
+                )
+                wait_until(lambda undo=undo: available(undo), 1800, "the undo policy", interval=0.5)
+                custom.delete_cluster_custom_object(*NNCP, undo)
+        peak = peak_rss_mib(operator.pid)
+    base = {r["max_unavailable"]: r["seconds"] for r in results if r["nodes"] == 1}
+    for r in results:
+        r["ratio_to_one_node"] = r["seconds"] / base[r["max_unavailable"]]
+        rows.append([r["nodes"], r["max_unavailable"], r["seconds"], r["ratio_to_one_node"],
+                     r["api_writes_per_node"]])  # fmt: skip
+    largest = max(sizes)
+    target = next(
+        r["ratio_to_one_node"]
+        for r in results
+        if r["nodes"] == largest and r["max_unavailable"] == "50%"
+    )
+    print(table("Benchmark 2: one NNCP to Available over N nodes (seconds)",
+                ["N", "maxUnavailable", "T(N)", "T(N)/T(1)", "API writes/node"], rows))  # fmt: skip
+    print(
+        f"operator peak RSS: {peak:.0f} MiB; T({largest})/T(1) at 50% = {target:.2f}"
+        + (" (target <= 3: " + ("met)" if target <= 3 else "MISSED)") if largest == 100 else "")
+    )
+    return {"runs": results, "operator_peak_rss_mib": peak, "largest_n": largest,
+            "ratio_at_largest_50pct": target, "target": {"T(100)/T(1) at 50%": 3}}  # fmt: skip
+
+
+def main(quick: bool) -> dict:
+    result = run(quick)
+    log(f"results: {save('scaling', result, quick)}")
+    return result

@@ -1,0 +1,153 @@
+"""What the benchmarks share: the lab, the operator process, the API, timing and results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+sys.path.insert(0, str(REPO / "operator"))
+
+from kubernetes import client, config  # noqa: E402
+
+from nodenet_lab import lab as lab_module  # noqa: E402
+from nodenet_lab import operator_run, settings  # noqa: E402
+from nodenet_lab.pytest_plugin import Lab, lab_from_spec  # noqa: E402
+
+RESULTS = REPO / "bench" / "results"
+NNS = ("nmstate.io", "v1beta1", "nodenetworkstates")
+NNCP = ("nmstate.io", "v1", "nodenetworkconfigurationpolicies")
+LIVENESS_PORT = 18180
+METRICS_PORT = 18181
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def bring_up(nodes: int) -> Lab:
+    """A lab of kernel-only nodes (NetworkManager costs memory; the operator path is the same)."""
+    spec = settings.build_spec(count=nodes, nm="none", libnmstate="none")
+    started = time.monotonic()
+    lab_module.up(spec, settings.STATE_DIR)
+    log(f"lab with {nodes} nodes up in {time.monotonic() - started:.1f} s")
+    return lab_from_spec(spec, settings.STATE_DIR)
+
+
+def api_for(lab: Lab) -> client.ApiClient:
+    return config.new_client_from_config(str(lab.kubeconfig))
+
+
+def collections_path(work: Path) -> Path:
+    tree = subprocess.run([str(REPO / "scripts" / "collection-tree.sh"), str(work / "collections")],
+                          check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return Path(tree).parents[2]
+
+
+class Operator:
+    """The operator process for a benchmark, as its ServiceAccount, with its own runner dir."""
+
+    def __init__(self, lab: Lab, api: client.ApiClient, work: Path, **settings_: str | int | float):
+        operator_run.install_crds(api)
+        kubeconfig = operator_run.service_account_kubeconfig(lab.kubeconfig, work / "kubeconfig")
+        env = operator_run.operator_env(
+            kubeconfig, collections_path(work), work / "runner", lab.state_dir / "keys" / "id_ed25519",
+            liveness=f"http://127.0.0.1:{LIVENESS_PORT}/healthz",
+            metrics_bind_address=f"127.0.0.1:{METRICS_PORT}", log_format="text", **settings_,
+        )  # fmt: skip
+        self.process = operator_run.OperatorProcess(env, work)
+
+    def __enter__(self) -> operator_run.OperatorProcess:
+        return self.process.start()
+
+    def __exit__(self, *exc) -> None:
+        self.process.stop()
+
+
+def metric(name: str, labels: dict[str, str] | None = None) -> float:
+    """Sum of a metric's samples (matching `labels`) from the operator's /metrics."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if labels and not all(f'{k}="{v}"' in line for k, v in labels.items()):
+            continue
+        total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of the children it has waited for (ansible-runner's runs)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    utime, stime, cutime, cstime = (int(fields[i]) for i in (11, 12, 13, 14))
+    return (utime + stime + cutime + cstime) / ticks
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def machine() -> dict:
+    memory = next(
+        (int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+         if line.startswith("MemTotal:")), 0)  # fmt: skip
+    model = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor())  # fmt: skip
+    return {"cpus": os.cpu_count(), "cpu": model, "memory_mib": memory,
+            "kernel": platform.release(), "python": platform.python_version()}  # fmt: skip
+
+
+def table(title: str, header: list[str], rows: list[list]) -> str:
+    cells = [header] + [
+        [f"{c:.2f}" if isinstance(c, float) else str(c) for c in row] for row in rows
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
+    return "\n".join(lines)
+
+
+def save(name: str, result: dict, quick: bool) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = dict(result, benchmark=name, quick=quick, machine=machine(),
+                  time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))  # fmt: skip
+    path = RESULTS / f"{name}{'-quick' if quick else ''}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path
+
+
+def workdir(name: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"nodenet-bench-{name}-"))
