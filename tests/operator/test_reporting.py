@@ -1,5 +1,7 @@
 """NNS status decisions: what to write after a report, and when to write nothing."""
 
+from pathlib import Path
+
 from nmstate_operator import kube, reporting
 from nmstate_operator.conditions import nns_conditions
 from nmstate_operator.runs import HostOutcome, inventory
@@ -83,10 +85,21 @@ def test_node_address_by_type_and_runner_inventory(tmp_path):
 
     class Config:
         ssh_user, ssh_private_key, python_interpreter = "root", tmp_path / "key", "/usr/bin/python3"
+        runner_dir = tmp_path / "runner"
 
+    Config.ssh_private_key.write_text("KEY")
+    Config.ssh_private_key.chmod(0o600)
     inv = inventory({"n1": "10.0.0.1"}, Config)
     assert inv["all"]["hosts"] == {"n1": {"ansible_host": "10.0.0.1"}}
     assert inv["all"]["vars"]["ansible_ssh_private_key_file"] == str(tmp_path / "key")
+
+    # A Secret mounted with fsGroup is group-readable, which ssh refuses: a private copy is used.
+    Config.ssh_private_key.chmod(0o440)
+    used = Path(
+        inventory({"n1": "10.0.0.1"}, Config)["all"]["vars"]["ansible_ssh_private_key_file"]
+    )
+    assert used != Config.ssh_private_key and used.read_text() == "KEY"
+    assert used.stat().st_mode & 0o777 == 0o600
 
 
 def states(conditions):
