@@ -15,6 +15,12 @@ demo:
 demo-down:
 	@scripts/demo.sh down
 
+bench:
+	@scripts/bench.sh
+
+bench-quick:
+	@scripts/bench.sh --quick
+
 lab-up:
 	@venv=$$(scripts/bootstrap.sh | tail -n 1) && "$$venv/bin/python" tests/lab/labctl up --nodes 2 --nm all
 

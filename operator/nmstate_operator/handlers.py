@@ -38,13 +38,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> No
     memo.core, memo.custom = api_clients()
     memo.known_nns = set(await asyncio.to_thread(kube.list_nns, memo.custom))
     memo.node_signatures = {}
-    memo.report_now = threading.Event()
+    memo.reports = reporting.ReportRequests(memo.config.report_interval)
     memo.stopping = threading.Event()
     memo.leading = asyncio.Event()
     if not memo.config.peering:
         memo.leading.set()
     memo.rollouts = Rollouts(
-        rollout.Context(memo.config, memo.core, memo.custom), after_step=memo.report_now.set
+        rollout.Context(memo.config, memo.core, memo.custom, applied=memo.reports.request)
     )
     if memo.config.metrics_bind_address:
         metrics.serve(memo.config.metrics_bind_address)
@@ -57,7 +57,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> No
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_) -> None:
     memo.stopping.set()
-    memo.report_now.set()
+    memo.reports.request()
     for task in memo.tasks:
         task.cancel()
 
@@ -72,7 +72,7 @@ async def lead(memo: kopf.Memo, stopped: kopf.DaemonStopped, **_) -> None:
     stops it when it pauses for another one: that is when reports and rollouts may run."""
     log.info("leading: reports and rollouts run here")
     memo.leading.set()
-    memo.report_now.set()
+    memo.reports.request()
     memo.rollouts.wake_all_threadsafe()
     try:
         await stopped.wait()
@@ -109,7 +109,7 @@ def node_seen(event: dict, body: kopf.Body, memo: kopf.Memo, **_) -> None:
         return
     if kube.ensure_nns(memo.custom, name, body["metadata"]["uid"]):
         log.info("created NodeNetworkState %s", name)
-        memo.report_now.set()
+        memo.reports.request([name])
     memo.known_nns.add(name)
 
 
@@ -131,16 +131,18 @@ async def policy_seen(event: dict, body: kopf.Body, memo: kopf.Memo, **_) -> Non
 
 
 async def report_loop(memo: kopf.Memo) -> None:
-    """One report run over all nodes every report interval, or sooner when asked."""
+    """One report run over all nodes every report interval, and on just-applied nodes at once."""
+    only = None  # the first round covers every node
     while not memo.stopping.is_set():
         await memo.leading.wait()
-        memo.report_now.clear()
         try:
-            await asyncio.to_thread(reporting.report_round, memo.config, memo.core, memo.custom)
+            await asyncio.to_thread(
+                reporting.report_round, memo.config, memo.core, memo.custom, only
+            )
             await asyncio.to_thread(rollout.refresh_metrics, memo.custom)
         except Exception:  # a failed round must not end reporting; the next one retries
             log.exception("report round failed")
-        await asyncio.to_thread(memo.report_now.wait, memo.config.report_interval)
+        only = await asyncio.to_thread(memo.reports.next_round)
 
 
 @kopf.on.field(
@@ -155,4 +157,4 @@ def nns_desired_state_changed(body: kopf.Body, new, memo: kopf.Memo, **_) -> Non
         nns_apply.apply_desired_state(memo.config, memo.core, memo.custom, dict(body))
     except nns_apply.NodeUnreachable as exc:
         raise kopf.TemporaryError(str(exc), delay=10) from exc
-    memo.report_now.set()  # refresh the NNS's currentState right after the apply
+    memo.reports.request([body["metadata"]["name"]])  # its currentState, right after the apply

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from kubernetes import client
 
@@ -48,13 +50,14 @@ def needs_write(previous: dict, new: dict) -> bool:
     ) or previous.get("handlerNmstateVersion") != new.get("handlerNmstateVersion")
 
 
-def report_round(config: Config, core: client.CoreV1Api, custom: client.CustomObjectsApi) -> dict:
-    """One report run over all nodes; returns counts for logs and metrics."""
+def report_round(config: Config, core: client.CoreV1Api, custom: client.CustomObjectsApi,
+                 only: set[str] | None = None) -> dict:  # fmt: skip
+    """One report run over all nodes (or those in `only`); returns counts for logs and metrics."""
     nodes = kube.list_nodes(core)
     targets = {}
     for node in nodes:
         address = kube.node_address(node, config.address_type)
-        if address:
+        if address and (only is None or node["metadata"]["name"] in only):
             targets[node["metadata"]["name"]] = address
     counts = {"nodes": len(targets), "writes": 0, "unreachable": 0}
     if not targets:
@@ -95,3 +98,39 @@ def report_round(config: Config, core: client.CoreV1Api, custom: client.CustomOb
         counts,
     )
     return counts
+
+
+class ReportRequests:
+    """When to report, and on which nodes: every node once per interval, and right away on the
+    nodes an apply just changed (a report over all nodes after every batch of a large rollout
+    would cost more than the rollout)."""
+
+    def __init__(self, interval: float, clock=time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.next_full = clock()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._nodes: set[str] = set()
+        self._full = False
+
+    def request(self, nodes: list[str] | None = None) -> None:
+        """Report soon: on `nodes`, or on every node when None."""
+        with self._lock:
+            if nodes is None:
+                self._full = True
+            else:
+                self._nodes.update(nodes)
+        self._wake.set()
+
+    def next_round(self) -> set[str] | None:
+        """Block until a round is due; returns its nodes, or None for every node."""
+        self._wake.wait(max(0.0, self.next_full - self.clock()))
+        with self._lock:
+            self._wake.clear()
+            full = self._full or self.clock() >= self.next_full
+            nodes, self._nodes, self._full = self._nodes, set(), False
+        if full:
+            self.next_full = self.clock() + self.interval
+            return None
+        return nodes

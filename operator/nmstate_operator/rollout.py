@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubernetes import client
@@ -34,6 +35,8 @@ class Context:
     config: Config
     core: client.CoreV1Api
     custom: client.CustomObjectsApi
+    # Told the nodes a run just changed (the report loop refreshes their NNS).
+    applied: Callable[[list[str]], None] = lambda nodes: None
 
 
 def _utcnow() -> datetime.datetime:
@@ -212,6 +215,8 @@ def _run(
         )
         log.info("policy %s: %s run over %s ended %s in %.1f s", name, kind, ", ".join(locked),
                  result.status, result.duration)  # fmt: skip
+        if not verify:
+            ctx.applied(locked)
         due: list[float] = []
         for node in locked:
             outcome = result.hosts.get(node)

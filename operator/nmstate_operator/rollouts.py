@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 
 from . import rollout
 
@@ -20,9 +19,8 @@ ERROR_DELAY_SECONDS = 10.0
 
 
 class Rollouts:
-    def __init__(self, ctx: rollout.Context, after_step: Callable[[], None]) -> None:
+    def __init__(self, ctx: rollout.Context) -> None:
         self.ctx = ctx
-        self.after_step = after_step
         self.known: set[str] = set()
         self.dirty: set[str] = set()
         self.due: dict[str, float] = {}
@@ -75,7 +73,6 @@ class Rollouts:
                 except Exception:  # an API hiccup: log it and step again later
                     log.exception("rollout step of policy %s failed", name)
                     delay = ERROR_DELAY_SECONDS
-                self.after_step()
                 if delay == 0 or name in self.dirty:
                     continue
                 if delay is not None:

@@ -57,7 +57,7 @@ options:
       - It may also be an nmpolicy, a mapping of C(capture) (names to nmpolicy expressions on the
         node's current state) and C(desiredState) (a state referring to the captures as
         C({{ capture.NAME... }})). nmstate renders it on the node first (C(nmstatectl policy) or
-        libnmstate), and O(rendered_state) returns the result. Pass a policy through O(src) so
+        libnmstate), and RV(rendered_state) returns the result. Pass a policy through O(src) so
         that Ansible does not try to template nmpolicy's braces.
     type: raw
   src:

@@ -127,3 +127,17 @@ def test_progressing_then_applied():
     )
     assert states(nns_conditions([], 1, {"generation": 1, "result": "applied"}))["Available"] == (
         "True", "SuccessfullyConfigured")  # fmt: skip
+
+
+def test_report_requests_cover_every_node_per_interval_and_applied_nodes_at_once():
+    now = [100.0]
+    requests = reporting.ReportRequests(60, clock=lambda: now[0])
+    assert requests.next_round() is None  # the first round is due at once: every node
+    requests.request(["node02"])
+    requests.request(["node03"])
+    assert requests.next_round() == {"node02", "node03"}
+    now[0] += 61  # the interval has passed: every node, even with a request pending
+    requests.request(["node02"])
+    assert requests.next_round() is None
+    requests.request()  # e.g. a new leader: every node at once
+    assert requests.next_round() is None

@@ -271,7 +271,7 @@ def test_nmstatectl_renders_a_policy_from_files_holding_the_current_state_and_th
 
 
 def test_libnmstate_renders_a_policy_when_it_can_and_says_so_when_it_cannot():
-    lib, _ = make_fake_libnmstate()
+    lib = make_fake_libnmstate()[0]
     client = nc.LibnmstateClient(lib)
     with pytest.raises(nc.NmstateError) as failure:
         client.state_from_policy(POLICY, {})
