@@ -25,4 +25,4 @@ lab-up:
 	@venv=$$(scripts/bootstrap.sh | tail -n 1) && "$$venv/bin/python" tests/lab/labctl up --nodes 2 --nm all
 
 lab-down:
-	@venv=$$(scripts/bootstrap.sh | tail -n 1) && "$$venv/bin/python" tests/lab/labctl down
+	@scripts/demo.sh down

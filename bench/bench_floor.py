@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from common import (
     NNCP,
@@ -62,7 +63,7 @@ def run(quick: bool) -> dict:
     for _ in range(reps):
         reset()
         out = node.run(
-            "s=$(date +%s%N); nmstatectl apply --kernel -q >/dev/null; e=$(date +%s%N); echo $((e-s))",
+            "s=$(date +%s%N); nmstatectl apply --kernel >/dev/null 2>&1 || exit 1; e=$(date +%s%N); echo $((e-s))",
             input=json.dumps(state()),
         ).stdout
         timings["a"].append(int(out.strip()) / 1e9)
@@ -73,9 +74,8 @@ def run(quick: bool) -> dict:
     env = dict(
         os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_CONFIG=str(lab.ansible_cfg)
     )
-    playbook = [str(sys.executable).replace("python", "ansible-playbook"), "-i", str(lab.inventory),
+    playbook = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(lab.inventory),
                 "--limit", node.name, "nodenet.nmstate.apply", "-e", f"@{data}"]  # fmt: skip
-    playbook[0] = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     for _ in range(reps):
         reset()
         started = time.monotonic()
