@@ -37,6 +37,31 @@ def policy(name: str, count: int, max_unavailable: str, present: bool = True) ->
                      "desiredState": {"interfaces": [interface]}}}  # fmt: skip
 
 
+def available(custom: client.CustomObjectsApi, name: str) -> bool:
+    status = custom.get_cluster_custom_object(*NNCP, name).get("status") or {}
+    return any(c["type"] == "Available" and c["status"] == "True" and c.get("reason") == "SuccessfullyConfigured"
+               for c in status.get("conditions") or [])  # fmt: skip
+
+
+def roll_out(core, custom, lab, count: int, name: str, max_unavailable: str) -> float:
+    """Seconds from creating a policy over the first `count` nodes to Available. Then undone,
+    untimed, so that the next policy changes the nodes again."""
+    for index, node in enumerate(lab.nodes):
+        core.patch_node(
+            node.name, {"metadata": {"labels": {LABEL: f"upto{count}" if index < count else None}}}
+        )
+    started = time.monotonic()
+    custom.create_cluster_custom_object(*NNCP, policy(name, count, max_unavailable))
+    wait_until(lambda: available(custom, name), 1800, f"{name} to be Available", interval=0.2)
+    elapsed = time.monotonic() - started
+    custom.delete_cluster_custom_object(*NNCP, name)
+    undo = f"{name}-undo"
+    custom.create_cluster_custom_object(*NNCP, policy(undo, count, "100%", present=False))
+    wait_until(lambda: available(custom, undo), 1800, "the undo policy", interval=0.5)
+    custom.delete_cluster_custom_object(*NNCP, undo)
+    return elapsed
+
+
 def run(quick: bool) -> dict:
     sizes = [1, 10] if quick else [1, 10, 50, 100]
     lab = bring_up(max(sizes))
@@ -45,38 +70,26 @@ def run(quick: bool) -> dict:
     work = workdir("scaling")
     rows, results = [], []
     with Operator(lab, api, work / "operator", report_interval=600, forks=100) as operator:
+        # Warm up, untimed: every NNS reported once, SSH connections opened, one policy rolled out.
+        def all_reported():
+            listed = custom.list_cluster_custom_object(
+                "nmstate.io", "v1beta1", "nodenetworkstates"
+            )["items"]
+            return len([n for n in listed if (n.get("status") or {}).get("currentState")]) >= len(
+                lab.nodes
+            )
+
+        wait_until(all_reported, 600, "every NNS to be reported", interval=1)
+        roll_out(core, custom, lab, 1, "bench-warmup", "100%")
         for count in sizes:
-            for index, node in enumerate(lab.nodes):
-                core.patch_node(
-                    node.name,
-                    {"metadata": {"labels": {LABEL: f"upto{count}" if index < count else None}}},
-                )
             for max_unavailable in ("50%", "100%"):
                 name = f"bench-scale-{count}-{max_unavailable.rstrip('%')}"
                 writes_before = metric("nmstate_operator_api_writes_total")
-                started = time.monotonic()
-                custom.create_cluster_custom_object(*NNCP, policy(name, count, max_unavailable))
-
-                def available(name=name):
-                    status = custom.get_cluster_custom_object(*NNCP, name).get("status") or {}
-                    return any(c["type"] == "Available" and c["status"] == "True"
-                               and c.get("reason") == "SuccessfullyConfigured"
-                               for c in status.get("conditions") or [])  # fmt: skip
-
-                wait_until(available, 1800, f"{name} to be Available", interval=0.2)
-                elapsed = time.monotonic() - started
+                elapsed = roll_out(core, custom, lab, count, name, max_unavailable)
                 writes = metric("nmstate_operator_api_writes_total") - writes_before
                 results.append({"nodes": count, "max_unavailable": max_unavailable, "seconds": elapsed,
                                 "api_writes_per_node": writes / count})  # fmt: skip
                 log(f"N={count} maxUnavailable={max_unavailable}: {elapsed:.1f} s")
-                # Undo, untimed, so that the next policy changes the nodes again.
-                custom.delete_cluster_custom_object(*NNCP, name)
-                undo = f"{name}-undo"
-                custom.create_cluster_custom_object(
-                    *NNCP, policy(undo, count, "100%", present=False)
-                )
-                wait_until(lambda undo=undo: available(undo), 1800, "the undo policy", interval=0.5)
-                custom.delete_cluster_custom_object(*NNCP, undo)
         peak = peak_rss_mib(operator.pid)
     base = {r["max_unavailable"]: r["seconds"] for r in results if r["nodes"] == 1}
     for r in results:

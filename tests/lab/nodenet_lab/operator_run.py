@@ -64,8 +64,11 @@ def ensure_peering(api: client.ApiClient, name: str) -> str:
 
 def service_account_kubeconfig(admin_kubeconfig: Path, out: Path, duration: str = "2h") -> Path:
     """A kubeconfig acting as the operator's ServiceAccount, bound to its least RBAC."""
-    subprocess.run([str(REPO / "scripts" / "operator-kubeconfig.sh"), str(admin_kubeconfig), str(out), duration],
-                   check=True, capture_output=True, text=True)  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    made = subprocess.run([str(REPO / "scripts" / "operator-kubeconfig.sh"), str(admin_kubeconfig), str(out), duration],
+                          capture_output=True, text=True)  # fmt: skip
+    if made.returncode != 0:
+        raise OperatorFailed(f"operator-kubeconfig.sh failed: {made.stderr.strip()}")
     return out
 
 
