@@ -151,3 +151,10 @@ def save(name: str, result: dict, quick: bool) -> Path:
 
 def workdir(name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"nodenet-bench-{name}-"))
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds this machine spent busy (all cores, every process) since boot."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
