@@ -96,23 +96,8 @@ def parse(argv: list[str] | None = None) -> Config:
     missing = [flag for flag in ("collections_path", "ssh_private_key") if not getattr(args, flag)]
     if missing:
         parser.error("missing " + ", ".join("--" + m.replace("_", "-") for m in missing))
-    return Config(
-        collections_path=Path(args.collections_path),
-        runner_dir=Path(args.runner_dir),
-        ssh_private_key=Path(args.ssh_private_key),
-        ssh_user=args.ssh_user,
-        python_interpreter=args.python_interpreter,
-        address_type=args.address_type,
-        report_interval=args.report_interval,
-        max_runner_artifacts=args.max_runner_artifacts,
-        forks=args.forks,
-        liveness=args.liveness,
-        metrics_bind_address=args.metrics_bind_address or None,
-        probe_timeout=args.probe_timeout,
-        rollback_timeout=args.rollback_timeout,
-        max_retries=args.max_retries,
-        peering=args.peering,
-        priority=args.priority,
-        peering_lifetime=args.peering_lifetime,
-        log_format=args.log_format,
-    )
+    values = vars(args)  # every flag's dest is the Config field of the same name
+    for name in ("collections_path", "runner_dir", "ssh_private_key"):
+        values[name] = Path(values[name])
+    values["metrics_bind_address"] = values["metrics_bind_address"] or None
+    return Config(**values)

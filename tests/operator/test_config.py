@@ -1,0 +1,28 @@
+"""The operator's flags and their NMSTATE_OPERATOR_* environment variables."""
+
+import pytest
+from nmstate_operator import config
+
+
+def test_flags_override_the_environment_which_overrides_the_defaults(monkeypatch):
+    monkeypatch.setenv("NMSTATE_OPERATOR_REPORT_INTERVAL", "15")
+    monkeypatch.setenv("NMSTATE_OPERATOR_SSH_PRIVATE_KEY", "/env/key")
+    parsed = config.parse(["--collections-path", "/c", "--forks", "7"])
+    assert parsed.report_interval == 15.0 and str(parsed.ssh_private_key) == "/env/key"
+    assert parsed.forks == 7 and parsed.max_retries == 5 and parsed.peering is None
+    assert parsed.metrics_bind_address == ":8089"
+    assert parsed.apply_settings() == {"nmstate_probe_timeout": 20, "nmstate_rollback_timeout": 60}
+
+
+def test_random_priority_and_metrics_off():
+    parsed = config.parse(["--collections-path", "/c", "--ssh-private-key", "/k", "--priority", "random",
+                           "--metrics-bind-address", ""])  # fmt: skip
+    assert 1 <= parsed.priority <= 1_000_000 and parsed.metrics_bind_address is None
+
+
+def test_missing_required_settings_are_named(monkeypatch, capsys):
+    monkeypatch.delenv("NMSTATE_OPERATOR_SSH_PRIVATE_KEY", raising=False)
+    monkeypatch.delenv("NMSTATE_OPERATOR_COLLECTIONS_PATH", raising=False)
+    with pytest.raises(SystemExit):
+        config.parse([])
+    assert "--collections-path, --ssh-private-key" in capsys.readouterr().err
