@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from e2e_support import (
+    NNCP,
     ROLLOUT_TIMEOUT,
     bridge,
     condition,
@@ -18,6 +19,7 @@ from e2e_support import (
     read_policy,
     wait_for,
 )
+from kubernetes import client
 from nmstate_operator import journal
 
 
@@ -160,3 +162,43 @@ def test_capture_is_rendered_by_nmstate_on_each_node(lab, api, operator_process,
         assert rendered["bridge"]["port"] == [{"name": "eth1"}], (node, rendered)
     for node in two:
         assert "master brcap" in node.run("ip -o link show eth1").stdout
+
+
+def test_editing_a_policy_mid_rollout_finishes_the_batch_then_rolls_out_the_new_generation(
+    lab, api, operator_process, cleanup
+):
+    three = lab.nodes[:3]
+    key = "e2e.nodenet.io/policy-edit"
+    label(api, cleanup, three, key)
+    cleanup["policies"].append("e2e-edit")
+    cleanup["bridges"] += ["bredit1", "bredit2"]
+    create_policy(api, "e2e-edit", {key: "yes"}, bridge("bredit1"), max_unavailable=1)
+
+    def first_batch_started():
+        return [r for r in journal.read(operator_process.runner_dir)
+                if r.get("policy") == "e2e-edit" and r["event"] == "start"]  # fmt: skip
+
+    first = wait_for(first_batch_started, ROLLOUT_TIMEOUT, "the first batch", operator_process)[0]
+    client.CustomObjectsApi(api).patch_cluster_custom_object(
+        *NNCP, "e2e-edit", {"spec": {"desiredState": bridge("bredit2")}}
+    )
+    waited = kubectl_wait_available(lab, "e2e-edit", ROLLOUT_TIMEOUT)
+    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
+    policy = read_policy(api, "e2e-edit")
+    assert policy["status"]["observedGeneration"] == 2
+    assert condition(policy, "Available")["message"] == "3/3 nodes successfully configured"
+
+    records = [
+        r for r in journal.read(operator_process.runner_dir) if r.get("policy") == "e2e-edit"
+    ]
+    ends = {r["run"]: r for r in records if r["event"] == "end"}
+    assert first["generation"] == 1 and ends[first["run"]]["status"] == "successful"
+    starts = [r for r in records if r["event"] == "start"]
+    generations = [r["generation"] for r in starts]
+    # Batches decided before the edit ran with generation 1; once generation 2 started, only it ran.
+    assert generations == sorted(generations) and generations[-1] == 2, generations
+    newer = [r for r in starts if r["generation"] == 2]
+    assert sorted(n for r in newer for n in r["nodes"]) == sorted(n.name for n in three)
+    assert journal.peak_in_flight(records, ("apply", "verify")) == 1
+    assert all(has_link(n, "bredit2") for n in three)
+    assert has_link(lab.node(first["nodes"][0]), "bredit1"), "the batch under way finished"
