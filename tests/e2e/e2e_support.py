@@ -116,7 +116,23 @@ def label(api, cleanup, nodes, key):
         cleanup["labels"].append((node.name, key))
 
 
+def start_policy(api, cleanup, name, nodes, desired_state, bridges=(), **spec):
+    """Label `nodes` for policy `name`, register it all for cleanup, create the policy; returns
+    the label key its nodeSelector uses."""
+    key = f"e2e.nodenet.io/{name}"
+    label(api, cleanup, nodes, key)
+    cleanup["policies"].append(name)
+    cleanup["bridges"].extend(bridges)
+    create_policy(api, name, {key: "yes"}, desired_state, **spec)
+    return key
+
+
+def kubectl(lab, *args, stdin=None, check=True, timeout=None):
+    """kubectl as a user runs it, against the lab."""
+    return subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), *args], input=stdin,
+                          capture_output=True, text=True, check=check, timeout=timeout)  # fmt: skip
+
+
 def kubectl_wait_available(lab, name, timeout):
-    return subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), "wait", f"nncp/{name}",
-                           "--for", "condition=Available", f"--timeout={timeout}s"],
-                          capture_output=True, text=True, timeout=timeout + 30)  # fmt: skip
+    return kubectl(lab, "wait", f"nncp/{name}", "--for", "condition=Available", f"--timeout={timeout}s",
+                   check=False, timeout=timeout + 30)  # fmt: skip

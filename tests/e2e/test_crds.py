@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
+from e2e_support import kubectl
 from kubernetes import client
 
 KN_POLICY = """\
@@ -33,11 +33,6 @@ spec:
           port:
             - name: eth1
 """
-
-
-def kubectl(lab, *args, stdin=None, check=True):
-    return subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), *args], input=stdin,
-                          capture_output=True, text=True, check=check)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -92,8 +87,7 @@ def test_the_deployment_manifests_pass_the_api_servers_validation(lab, crds, ope
     """Namespace, RBAC, peering object, Deployment and Service, checked by a server-side dry run
     (operator_kubeconfig has created the namespace the dry run needs)."""
     deploy = Path(__file__).resolve().parents[2] / "operator" / "manifests" / "deploy"
-    result = subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), "apply", "--dry-run=server",
-                             "-f", str(deploy)], capture_output=True, text=True)  # fmt: skip
+    result = kubectl(lab, "apply", "--dry-run=server", "-f", str(deploy), check=False)
     assert result.returncode == 0, result.stderr
     for kind in ("deployment.apps/nmstate-operator", "clusterrole.rbac.authorization.k8s.io/nmstate-operator",
                  "clusterkopfpeering.kopf.dev/nmstate-operator", "service/nmstate-operator-metrics"):  # fmt: skip

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 import urllib.request
 
 import yaml
-from e2e_support import REPORT_INTERVAL, read_nns, wait_for
+from e2e_support import REPORT_INTERVAL, kubectl, read_nns, wait_for
 from kubernetes import client
 
 from nodenet_lab import controlplane, settings
@@ -40,8 +39,7 @@ def test_every_node_gets_an_nns_with_its_own_state(lab, api, operator_process):
 def test_kubectl_get_nns_shows_the_nodes_state(lab, operator_process, api):
     node = lab.nodes[0]
     wait_for(lambda: names_in(read_nns(api, node.name)), 60, "the NNS", operator_process)
-    out = subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), "get", "nns", node.name, "-o", "yaml"],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    out = kubectl(lab, "get", "nns", node.name, "-o", "yaml").stdout
     shown = yaml.safe_load(out)
     assert shown["kind"] == "NodeNetworkState"
     assert "mgmt0" in [i["name"] for i in shown["status"]["currentState"]["interfaces"]]

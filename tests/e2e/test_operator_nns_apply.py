@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from pathlib import Path
 
-from e2e_support import REPORT_INTERVAL, read_nns, wait_for
+from e2e_support import REPORT_INTERVAL, kubectl, read_nns, wait_for
 from kubernetes import client
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 def patch_nns(lab, name, manifest_text):
-    subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), "patch", "nns", name, "--type", "merge",
-                    "-p", manifest_text], check=True, capture_output=True, text=True)  # fmt: skip
+    kubectl(lab, "patch", "nns", name, "--type", "merge", "-p", manifest_text)
 
 
 def fresh_desired_state(lab, api, name, operator_process):

@@ -9,7 +9,6 @@ from e2e_support import (
     ROLLOUT_TIMEOUT,
     bridge,
     condition,
-    create_policy,
     enactments,
     events_about,
     has_link,
@@ -17,6 +16,7 @@ from e2e_support import (
     label,
     policy_settled,
     read_policy,
+    start_policy,
     wait_for,
 )
 from kubernetes import client
@@ -27,11 +27,7 @@ def test_a_policy_configures_the_selected_nodes_and_a_node_labelled_later(
     lab, api, operator_process, cleanup
 ):
     three = lab.nodes[:3]
-    key = "e2e.nodenet.io/policy-select"
-    label(api, cleanup, three[:2], key)
-    cleanup["policies"].append("e2e-select")
-    cleanup["bridges"].append("brsel")
-    create_policy(api, "e2e-select", {key: "yes"}, bridge("brsel"))
+    key = start_policy(api, cleanup, "e2e-select", three[:2], bridge("brsel"), bridges=["brsel"])
 
     waited = kubectl_wait_available(lab, "e2e-select", ROLLOUT_TIMEOUT)
     assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
@@ -63,13 +59,10 @@ def test_an_invalid_state_fails_the_enactment_and_degrades_the_policy(
     lab, api, operator_process, cleanup
 ):
     node = lab.nodes[1]
-    key = "e2e.nodenet.io/policy-invalid"
-    label(api, cleanup, [node], key)
     before = node.run("ip -br link; ip -br addr").stdout
     state = bridge("brbad")
     state["interfaces"][0]["bridge"]["port"] = [{"name": "nosuch0"}]
-    cleanup["policies"].append("e2e-invalid")
-    create_policy(api, "e2e-invalid", {key: "yes"}, state)
+    start_policy(api, cleanup, "e2e-invalid", [node], state)
 
     policy = wait_for(lambda: policy_settled(api, "e2e-invalid"), ROLLOUT_TIMEOUT,
                       "the policy to settle", operator_process)  # fmt: skip
@@ -94,12 +87,9 @@ def test_a_state_that_cuts_the_management_link_is_rolled_back_and_names_the_prob
     lab, api, operator_process, cleanup
 ):
     node = lab.nodes[2]
-    key = "e2e.nodenet.io/policy-cut"
-    label(api, cleanup, [node], key)
     cut = {"interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "up",
                            "ipv4": {"enabled": False}, "ipv6": {"enabled": False}}]}  # fmt: skip
-    cleanup["policies"].append("e2e-cut")
-    create_policy(api, "e2e-cut", {key: "yes"}, cut)
+    start_policy(api, cleanup, "e2e-cut", [node], cut)
 
     policy = wait_for(lambda: policy_settled(api, "e2e-cut"), ROLLOUT_TIMEOUT,
                       "the policy to settle", operator_process)  # fmt: skip
@@ -122,11 +112,9 @@ def test_a_state_that_cuts_the_management_link_is_rolled_back_and_names_the_prob
 
 def test_max_unavailable_one_configures_one_node_at_a_time(lab, api, operator_process, cleanup):
     three = lab.nodes[:3]
-    key = "e2e.nodenet.io/policy-serial"
-    label(api, cleanup, three, key)
-    cleanup["policies"].append("e2e-serial")
-    cleanup["bridges"].append("brser")
-    create_policy(api, "e2e-serial", {key: "yes"}, bridge("brser"), max_unavailable=1)
+    start_policy(
+        api, cleanup, "e2e-serial", three, bridge("brser"), bridges=["brser"], max_unavailable=1
+    )
 
     waited = kubectl_wait_available(lab, "e2e-serial", ROLLOUT_TIMEOUT)
     assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
@@ -144,16 +132,12 @@ def test_max_unavailable_one_configures_one_node_at_a_time(lab, api, operator_pr
 
 def test_capture_is_rendered_by_nmstate_on_each_node(lab, api, operator_process, cleanup):
     two = [lab.node("node01"), lab.node("node03")]  # libnmstate and nmstatectl, both modes
-    key = "e2e.nodenet.io/policy-capture"
-    label(api, cleanup, two, key)
-    cleanup["policies"].append("e2e-capture")
-    cleanup["bridges"].append("brcap")
     state = bridge("brcap")
     state["interfaces"][0]["bridge"]["port"] = [
         {"name": "{{ capture.data-link.interfaces.0.name }}"}
     ]
-    create_policy(api, "e2e-capture", {key: "yes"}, state, max_unavailable="100%",
-                  capture={"data-link": 'interfaces.name=="eth1"'})  # fmt: skip
+    start_policy(api, cleanup, "e2e-capture", two, state, bridges=["brcap"], max_unavailable="100%",
+                 capture={"data-link": 'interfaces.name=="eth1"'})  # fmt: skip
 
     waited = kubectl_wait_available(lab, "e2e-capture", ROLLOUT_TIMEOUT)
     assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
@@ -168,11 +152,8 @@ def test_editing_a_policy_mid_rollout_finishes_the_batch_then_rolls_out_the_new_
     lab, api, operator_process, cleanup
 ):
     three = lab.nodes[:3]
-    key = "e2e.nodenet.io/policy-edit"
-    label(api, cleanup, three, key)
-    cleanup["policies"].append("e2e-edit")
-    cleanup["bridges"] += ["bredit1", "bredit2"]
-    create_policy(api, "e2e-edit", {key: "yes"}, bridge("bredit1"), max_unavailable=1)
+    start_policy(api, cleanup, "e2e-edit", three, bridge("bredit1"), bridges=["bredit1", "bredit2"],
+                 max_unavailable=1)  # fmt: skip
 
     def first_batch_started():
         return [r for r in journal.read(operator_process.runner_dir)

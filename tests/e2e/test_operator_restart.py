@@ -11,12 +11,11 @@ from e2e_support import (
     ROLLOUT_TIMEOUT,
     bridge,
     condition,
-    create_policy,
     enactments,
     has_link,
     kubectl_wait_available,
-    label,
     read_policy,
+    start_policy,
     wait_for,
 )
 from nmstate_operator import journal
@@ -26,11 +25,9 @@ def test_a_rollout_cut_by_a_killed_operator_finishes_without_configuring_a_node_
     lab, api, operator_process, cleanup
 ):
     three = lab.nodes[:3]
-    key = "e2e.nodenet.io/policy-restart"
-    label(api, cleanup, three, key)
-    cleanup["policies"].append("e2e-restart")
-    cleanup["bridges"].append("brrst")
-    create_policy(api, "e2e-restart", {key: "yes"}, bridge("brrst"), max_unavailable=1)
+    start_policy(
+        api, cleanup, "e2e-restart", three, bridge("brrst"), bridges=["brrst"], max_unavailable=1
+    )
 
     def first_apply_under_way():
         starts = [r for r in journal.read(operator_process.runner_dir)
