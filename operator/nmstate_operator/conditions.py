@@ -52,6 +52,21 @@ def nns_conditions(previous: list[dict], generation: int | None, last_apply: dic
     ]
 
 
+def conditions_holding(types: tuple[str, ...], holding: set[str], reason: str, message: str,
+                       previous: list[dict]) -> list[dict]:  # fmt: skip
+    """One condition per type, True for those in `holding`, which alone carry reason and message."""
+    return [
+        kube.condition(
+            kind,
+            "True" if kind in holding else "False",
+            reason if kind in holding else "",
+            message if kind in holding else "",
+            previous,
+        )
+        for kind in types
+    ]
+
+
 ENACTMENT_TYPES = ("Available", "Failing", "Pending", "Progressing", "Aborted")
 
 
@@ -59,16 +74,7 @@ def enactment_conditions(
     true_type: str, reason: str, message: str, previous: list[dict]
 ) -> list[dict]:
     """The five NNCE conditions with exactly `true_type` True; the message goes on that one."""
-    return [
-        kube.condition(
-            kind,
-            "True" if kind == true_type else "False",
-            reason if kind == true_type else "",
-            message if kind == true_type else "",
-            previous,
-        )
-        for kind in ENACTMENT_TYPES
-    ]
+    return conditions_holding(ENACTMENT_TYPES, {true_type}, reason, message, previous)
 
 
 POLICY_TYPES = ("Available", "Degraded", "Progressing", "Ignored")
@@ -76,13 +82,7 @@ POLICY_TYPES = ("Available", "Degraded", "Progressing", "Ignored")
 
 def policy_conditions(summary: dict, previous: list[dict]) -> list[dict]:
     """NNCP conditions from policies.policy_summary(); the reason and message go on the True ones."""
-    return [
-        kube.condition(
-            kind,
-            summary[kind],
-            summary["reason"] if summary[kind] == "True" else "",
-            summary["message"] if summary[kind] == "True" else "",
-            previous,
-        )
-        for kind in POLICY_TYPES
-    ]
+    holding = {kind for kind in POLICY_TYPES if summary[kind] == "True"}
+    return conditions_holding(
+        POLICY_TYPES, holding, summary["reason"], summary["message"], previous
+    )

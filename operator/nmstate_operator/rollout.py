@@ -23,7 +23,7 @@ from kubernetes.client.rest import ApiException
 from . import kube, metrics, policies
 from .conditions import enactment_conditions, policy_conditions
 from .config import Config
-from .runs import apply_outcome, node_lock, run_playbook
+from .runs import TRUE_STRINGS, apply_outcome, node_lock, run_playbook
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ def _run(
 def _record_verify(ctx, policy, enactments, node, outcome) -> float | None:
     generation = policy["metadata"]["generation"]
     facts = (outcome.facts if outcome else {}).get("nmstate_verify_result") or {}
-    if outcome is not None and outcome.ok and facts.get("in_place") in (True, "True", "true"):
+    if outcome is not None and outcome.ok and facts.get("in_place") in TRUE_STRINGS:
         enactments[node] = _set_enactment(
             ctx, enactments[node], "Available", "SuccessfullyConfigured",
             "successfully configured (checked after an operator restart)",

@@ -43,7 +43,11 @@ class Rollouts:
     def wake_all_threadsafe(self) -> None:
         """Step every known policy soon (callable from any thread, e.g. a Node handler)."""
         if self.loop is not None:
-            self.loop.call_soon_threadsafe(lambda: [self.wake(n) for n in list(self.known)])
+            self.loop.call_soon_threadsafe(self._wake_all)
+
+    def _wake_all(self) -> None:
+        for name in list(self.known):
+            self.wake(name)
 
     async def run(self, leading: asyncio.Event) -> None:
         """Step policies while this operator leads. A step under way when leadership is lost
