@@ -13,6 +13,7 @@ from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 from nodenet_lab import controlplane
+from nodenet_lab.operator_run import wait_established
 
 
 @pytest.fixture(scope="module")
@@ -98,23 +99,13 @@ def widget_crd(plural: str) -> dict:
     }
 
 
-def wait_established(extensions, name: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        conditions = extensions.read_custom_resource_definition(name).status.conditions or []
-        if any(c.type == "Established" and c.status == "True" for c in conditions):
-            return
-        time.sleep(0.2)
-    pytest.fail(f"CRD {name} never became Established")
-
-
 def test_a_custom_resource_is_created_and_its_watch_sees_the_change(api):
     plural = f"widgets{uuid.uuid4().hex[:5]}"
     extensions = client.ApiextensionsV1Api(api)
     custom = client.CustomObjectsApi(api)
     extensions.create_custom_resource_definition(widget_crd(plural))
     try:
-        wait_established(extensions, f"{plural}.{CRD_GROUP}")
+        wait_established(extensions, [f"{plural}.{CRD_GROUP}"])
         kind = widget_crd(plural)["spec"]["names"]["kind"]
         created = custom.create_cluster_custom_object(
             CRD_GROUP, "v1", plural,

@@ -24,6 +24,21 @@ class OperatorFailed(RuntimeError):
     pass
 
 
+def wait_established(
+    extensions: client.ApiextensionsV1Api, names: list[str], timeout: float = 30
+) -> None:
+    """Wait until the API server serves these CRDs."""
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            conditions = extensions.read_custom_resource_definition(name).status.conditions or []
+            if any(c.type == "Established" and c.status == "True" for c in conditions):
+                break
+            if time.monotonic() > deadline:
+                raise OperatorFailed(f"CRD {name} not established in {timeout} s")
+            time.sleep(0.2)
+
+
 def install_crds(api: client.ApiClient, timeout: float = 30) -> None:
     """Create or replace the operator's CRDs (and kopf's peering CRD); wait until served."""
     extensions = client.ApiextensionsV1Api(api)
@@ -39,15 +54,7 @@ def install_crds(api: client.ApiClient, timeout: float = 30) -> None:
             current = extensions.read_custom_resource_definition(body["metadata"]["name"])
             body["metadata"]["resourceVersion"] = current.metadata.resource_version
             extensions.replace_custom_resource_definition(body["metadata"]["name"], body)
-    deadline = time.monotonic() + timeout
-    for name in names:
-        while True:
-            conditions = extensions.read_custom_resource_definition(name).status.conditions or []
-            if any(c.type == "Established" and c.status == "True" for c in conditions):
-                break
-            if time.monotonic() > deadline:
-                raise OperatorFailed(f"CRD {name} not established in {timeout} s")
-            time.sleep(0.2)
+    wait_established(extensions, names, timeout)
 
 
 def ensure_peering(api: client.ApiClient, name: str) -> str:
