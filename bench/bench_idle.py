@@ -19,6 +19,7 @@ from common import (
     metric,
     save,
     table,
+    wait_all_reported,
     wait_until,
     workdir,
 )
@@ -37,12 +38,7 @@ def run(quick: bool) -> dict:
     node = lab.nodes[-1]
     node.run(f"ip link del {PROBE_LINK} 2>/dev/null || true")
     with Operator(lab, api, work / "operator", report_interval=period, forks=100) as operator:
-
-        def all_reported():
-            listed = custom.list_cluster_custom_object(*NNS)["items"]
-            return len([n for n in listed if (n.get("status") or {}).get("currentState")]) >= nodes
-
-        wait_until(all_reported, 20 * period, "every NNS to be reported", interval=1)
+        wait_all_reported(custom, nodes, 20 * period)
         time.sleep(period)  # let the round that filled them finish
         writes_before = metric("nmstate_operator_api_writes_total", {"kind": "NodeNetworkState"})
         cpu_before = cpu_seconds(operator.pid)

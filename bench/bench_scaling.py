@@ -20,6 +20,7 @@ from common import (
     peak_rss_mib,
     save,
     table,
+    wait_all_reported,
     wait_until,
     workdir,
 )
@@ -73,15 +74,7 @@ def run(quick: bool) -> dict:
     rows, results = [], []
     with Operator(lab, api, work / "operator", report_interval=600, forks=100) as operator:
         # Warm up, untimed: every NNS reported once, SSH connections opened, one policy rolled out.
-        def all_reported():
-            listed = custom.list_cluster_custom_object(
-                "nmstate.io", "v1beta1", "nodenetworkstates"
-            )["items"]
-            return len([n for n in listed if (n.get("status") or {}).get("currentState")]) >= len(
-                lab.nodes
-            )
-
-        wait_until(all_reported, 600, "every NNS to be reported", interval=1)
+        wait_all_reported(custom, len(lab.nodes), 600)
         roll_out(core, custom, lab, 1, "bench-warmup", "100%")
         for count in sizes:
             for max_unavailable in ("50%", "100%"):

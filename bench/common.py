@@ -99,6 +99,16 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
 
 
+def wait_all_reported(custom: client.CustomObjectsApi, count: int, timeout: float) -> None:
+    """Until `count` NodeNetworkStates carry a reported currentState."""
+
+    def reported() -> bool:
+        listed = custom.list_cluster_custom_object(*NNS)["items"]
+        return len([n for n in listed if (n.get("status") or {}).get("currentState")]) >= count
+
+    wait_until(reported, timeout, "every NNS to be reported", interval=1)
+
+
 def cpu_seconds(pid: int) -> float:
     """CPU time of a process and of the children it has waited for (ansible-runner's runs)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
