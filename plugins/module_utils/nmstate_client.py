@@ -6,7 +6,7 @@
 The Python binding ``libnmstate`` is used when it can be imported; otherwise ``nmstatectl``,
 with states passed as JSON on stdin and read back as JSON on stdout, never through a shell.
 Both raise :class:`NmstateError` with nmstate's own message and a category Ansible users can
-act on.
+act on. Nothing else in the collection builds an nmstatectl command line.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,6 +19,8 @@ import os
 import re
 import shutil
 import tempfile
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import NmstateError
 
 # nmstate's error kinds (its ErrorKind enum, and python3-libnmstate's classes) by category.
 ERROR_CATEGORIES = {
@@ -45,30 +47,31 @@ ERROR_CATEGORIES = {
     "NmstateDependencyError": "dependency",
 }
 
-CATEGORY_HINTS = {
-    "invalid_argument": "nmstate rejected the desired state",
-    "verification_failed": "the state was applied but the node does not show it; nmstate reverted it",
-    "not_supported": "this node's nmstate or kernel does not support part of the state",
-    "backend_failure": "nmstate's backend (NetworkManager or the kernel) failed",
-    "permission": "nmstate needs root on the node (use become)",
-    "dependency": "a dependency of nmstate is missing on the node",
-    "missing": "nmstate is not installed on the node",
-    "nmstate_error": "nmstate failed",
-}
-
 CHECKPOINT_RE = re.compile(r"(/org/freedesktop/NetworkManager/Checkpoint/\d+)")
 # nmstatectl prints failures as "NmstateError: <Kind>: <message>".
 NMSTATECTL_ERROR_RE = re.compile(r"NmstateError: (\w+): (.*)", re.DOTALL)
 
+# (distribution IDs, install command), matched against ID and ID_LIKE of /etc/os-release.
 INSTALL_HINTS = (
-    (("rhel", "centos", "fedora", "rocky", "almalinux", "ol"),
-     "dnf install nmstate python3-libnmstate NetworkManager"),
-    (("debian", "ubuntu"),
-     "apt-get install nmstate (where the release packages it; otherwise build nmstatectl "
-     "with 'cargo install nmstatectl')"),
-    (("opensuse", "sles", "suse"), "zypper install nmstate"),
-    (("arch",), "pacman -S nmstate"),
-)  # fmt: skip
+    (
+        "rhel centos fedora rocky almalinux ol",
+        "dnf install nmstate python3-libnmstate NetworkManager",
+    ),
+    (
+        "debian ubuntu",
+        "apt-get install nmstate (where the release packages it; otherwise build nmstatectl "
+        "with 'cargo install nmstatectl')",
+    ),
+    ("opensuse sles suse", "zypper install nmstate"),
+    ("arch", "pacman -S nmstate"),
+)
+
+# find_client's message when nothing was found, by what was asked for.
+NOT_FOUND = {
+    "auto": "neither libnmstate (python3-libnmstate) nor nmstatectl was found",
+    "libnmstate": "libnmstate (python3-libnmstate) was not found",
+    "nmstatectl": "nmstatectl was not found",
+}
 
 NMSTATECTL_DIRS = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
 
@@ -78,31 +81,6 @@ NODE_ARGUMENT_SPEC = dict(
     kernel_only=dict(type="bool"),
     access=dict(type="str", choices=["auto", "libnmstate", "nmstatectl"], default="auto"),
 )
-
-
-class NmstateError(Exception):
-    """A failure of nmstate, with its category, nmstate's own kind and its message."""
-
-    def __init__(self, message, category="nmstate_error", nmstate_kind=None):
-        super(NmstateError, self).__init__(message)
-        self.message = message
-        self.category = category
-        self.nmstate_kind = nmstate_kind
-
-    def __str__(self):
-        return self.message
-
-    def describe(self):
-        return "%s (%s): %s" % (CATEGORY_HINTS.get(self.category, "nmstate failed"),
-                                self.nmstate_kind or self.category, self.message)  # fmt: skip
-
-    def to_result(self):
-        return {
-            "msg": self.describe(),
-            "error_category": self.category,
-            "nmstate_error_kind": self.nmstate_kind,
-            "nmstate_message": self.message,
-        }
 
 
 def error_from_kind(kind, message):
@@ -121,7 +99,7 @@ def install_hint(os_release_path="/etc/os-release"):
     except (IOError, OSError):
         pass
     for families, command in INSTALL_HINTS:
-        if any(i in families for i in ids):
+        if any(i in families.split() for i in ids):
             return command
     return "install nmstate (nmstatectl) from your distribution, or 'cargo install nmstatectl'"
 
@@ -187,8 +165,15 @@ class LibnmstateClient(object):
             return self._call(self._lib.show_running_config)
         return self._call(self._lib.show, kernel_only=kernel_only)
 
-    def apply(self, state, kernel_only=False, verify=True, save_to_disk=True, commit=True,
-              rollback_timeout=60):  # fmt: skip
+    def apply(
+        self,
+        state,
+        kernel_only=False,
+        verify=True,
+        save_to_disk=True,
+        commit=True,
+        rollback_timeout=60,
+    ):
         """Apply `state`; return the NetworkManager checkpoint left pending, if any."""
         capture = _LogCapture()
         logger = logging.getLogger("libnmstate")
@@ -196,9 +181,15 @@ class LibnmstateClient(object):
         previous_level = logger.level
         logger.setLevel(logging.DEBUG)
         try:
-            self._call(self._lib.apply, state, kernel_only=kernel_only, verify_change=verify,
-                       save_to_disk=save_to_disk, commit=commit,
-                       rollback_timeout=rollback_timeout)  # fmt: skip
+            self._call(
+                self._lib.apply,
+                state,
+                kernel_only=kernel_only,
+                verify_change=verify,
+                save_to_disk=save_to_disk,
+                commit=commit,
+                rollback_timeout=rollback_timeout,
+            )
         finally:
             logger.removeHandler(capture)
             logger.setLevel(previous_level)
@@ -271,9 +262,8 @@ class NmstatectlClient(object):
         except ValueError:
             raise NmstateError("nmstatectl show printed no JSON: %s" % out[:500])
 
-    def apply(self, state, kernel_only=False, verify=True, save_to_disk=True, commit=True,
-              rollback_timeout=60):  # fmt: skip
-        """Apply `state`; return the NetworkManager checkpoint left pending, if any."""
+    @staticmethod
+    def _apply_args(kernel_only, verify, save_to_disk, commit=True, rollback_timeout=60):
         args = ["apply"]
         if kernel_only:
             args.append("--kernel")
@@ -283,11 +273,29 @@ class NmstatectlClient(object):
             args.append("--memory-only")
         if not commit:
             args += ["--no-commit", "--timeout", str(int(rollback_timeout))]
+        return args
+
+    def apply(
+        self,
+        state,
+        kernel_only=False,
+        verify=True,
+        save_to_disk=True,
+        commit=True,
+        rollback_timeout=60,
+    ):
+        """Apply `state`; return the NetworkManager checkpoint left pending, if any."""
+        args = self._apply_args(kernel_only, verify, save_to_disk, commit, rollback_timeout)
         out, err = self._run(args, data=state)
         if commit:
             return None
         found = CHECKPOINT_RE.findall(out + "\n" + err)
         return found[-1] if found else None
+
+    def apply_argv(self, path, kernel_only=False, verify=True, save_to_disk=True):
+        """The command line that applies the state in the JSON file `path`, committed, for a
+        process that runs nmstatectl on its own (the kernel-mode watchdog)."""
+        return [self.path] + self._apply_args(kernel_only, verify, save_to_disk) + [path]
 
     def commit(self, checkpoint=None):
         self._run(["commit"] + ([checkpoint] if checkpoint else []))
@@ -342,6 +350,12 @@ def import_libnmstate():
     return libnmstate
 
 
+def find_nmstatectl(module):
+    """nmstatectl on this node as a client, or None where it is not installed."""
+    path = module.get_bin_path("nmstatectl", opt_dirs=NMSTATECTL_DIRS)
+    return NmstatectlClient(path, module.run_command) if path else None
+
+
 def find_client(module, prefer="auto"):
     """The best nmstate access path on this node: libnmstate if importable, else nmstatectl.
 
@@ -353,15 +367,10 @@ def find_client(module, prefer="auto"):
         if libnmstate is not None:
             return LibnmstateClient(libnmstate)
     if prefer in ("auto", "nmstatectl"):
-        path = module.get_bin_path("nmstatectl", opt_dirs=NMSTATECTL_DIRS)
-        if path:
-            return NmstatectlClient(path, module.run_command)
-    wanted = {"auto": "libnmstate (python3-libnmstate) nor nmstatectl",
-              "libnmstate": "libnmstate (python3-libnmstate)",
-              "nmstatectl": "nmstatectl"}[prefer]  # fmt: skip
+        client = find_nmstatectl(module)
+        if client is not None:
+            return client
     raise NmstateError(
-        "neither %s was found on this node. Install it with: %s" % (wanted, install_hint())
-        if prefer == "auto"
-        else "%s was not found on this node. Install it with: %s" % (wanted, install_hint()),
+        "%s on this node. Install it with: %s" % (NOT_FOUND[prefer], install_hint()),
         category="missing",
     )

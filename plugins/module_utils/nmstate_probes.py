@@ -17,11 +17,9 @@ import struct
 import subprocess
 import time
 
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import ProbeError
+
 PROBE_TYPES = ("gateway", "dns", "tcp", "ping", "command")
-
-
-class ProbeError(ValueError):
-    """A probe definition that cannot be run."""
 
 
 def default_gateway(state):

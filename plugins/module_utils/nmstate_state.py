@@ -14,6 +14,8 @@ __metaclass__ = type
 import copy
 import fnmatch
 
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import StateError
+
 TOP_LEVEL_KEYS = (
     "interfaces", "routes", "route-rules", "dns-resolver", "hostname", "ovs-db", "ovn",
     "description",
@@ -39,10 +41,6 @@ UNORDERED_LISTS = frozenset(["address", "port", "server", "search", "config"])
 
 # nmstate shows a veth as "veth" but takes "ethernet" for it in a desired state.
 EQUIVALENT_TYPES = frozenset([("ethernet", "veth")])
-
-
-class StateError(ValueError):
-    """A desired state that is not shaped like an nmstate state."""
 
 
 def split_policy(state):

@@ -29,16 +29,14 @@ import tempfile
 import time
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils import nmstate_probes as probes_mod
-from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import NmstateError
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import (
+    NmstateError,
+    TransactionError,
+)
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import (
     strip_volatile,
     touched,
 )
-
-
-class TransactionError(NmstateError):
-    """The transaction could not start safely; nothing was changed."""
-
 
 LOCK_PATH = "/run/nodenet-nmstate-transaction.lock"
 
@@ -115,22 +113,32 @@ def complete_revert(revert, current_running, desired):
 
 
 class KernelWatchdog(object):
-    """A detached process that applies the revert state unless stopped in time."""
+    """A detached process that applies the revert state unless stopped in time.
+
+    `nmstatectl` is the access layer's NmstatectlClient, which gives the command line.
+    """
+
+    # Sleeps, then runs the command line it is given: every argument is an argv entry, never
+    # spliced into the shell line.
+    SCRIPT = 'sleep "$1" && shift && exec "$@"'
 
     def __init__(self, nmstatectl, revert, timeout):
         self.workdir = tempfile.mkdtemp(prefix="nmstate-watchdog-")
         self.revert_path = os.path.join(self.workdir, "revert.json")
         with open(self.revert_path, "w") as handle:
             json.dump(revert, handle)
+        revert_argv = nmstatectl.apply_argv(self.revert_path, kernel_only=True, verify=False)
+        argv = ["/bin/sh", "-c", self.SCRIPT, "nmstate-watchdog", str(int(timeout))] + revert_argv
         self.log_path = os.path.join(self.workdir, "watchdog.log")
         with open(self.log_path, "w") as log:
-            # Arguments are passed as argv entries, never spliced into the shell line.
             self.process = subprocess.Popen(
-                ["/bin/sh", "-c", 'sleep "$1" && exec "$2" apply --kernel --no-verify "$3"', "nmstate-watchdog",
-                 str(int(timeout)), nmstatectl, self.revert_path],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
-            )  # fmt: skip
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
 
     def fired(self):
         return self.process.poll() is not None
@@ -236,21 +244,12 @@ class Transaction(object):
         revert = complete_revert(self._timed("gen_revert", self.nmstatectl.gen_revert, desired, current),
                                  running, desired)  # fmt: skip
         result["revert_state"] = revert
-        watchdog = self.watchdog_factory(self.nmstatectl.path, revert, self.rollback_timeout)
+        watchdog = self.watchdog_factory(self.nmstatectl, revert, self.rollback_timeout)
         try:
             try:
                 self._timed("apply", self.client.apply, desired, kernel_only=True)
             except NmstateError as exc:
-                # Kernel mode has no checkpoint: undo whatever part of the change landed.
-                exc.rolled_back = True
-                if watchdog.stop():
-                    try:
-                        self.client.apply(revert, kernel_only=True, verify=False)
-                    except NmstateError as revert_exc:
-                        exc.rolled_back = False
-                        exc.message += (
-                            "; applying the revert state failed too: %s" % revert_exc.message
-                        )
+                self._revert_failed_apply(exc, watchdog, revert)
                 raise
             after = self._timed("probes_after", self.probe_all, required, self.probe_timeout)
             result["probes_after"] = after
@@ -267,3 +266,15 @@ class Transaction(object):
             result["probes_after_rollback"] = self.probe_all(required, self.probe_timeout)
         finally:
             watchdog.cleanup()
+
+    def _revert_failed_apply(self, exc, watchdog, revert):
+        """Kernel mode has no checkpoint: undo whatever part of a failed apply landed, and say
+        in `exc` whether the node is back."""
+        exc.rolled_back = True  # by the watchdog if it has fired, else here
+        if not watchdog.stop():
+            return
+        try:
+            self.client.apply(revert, kernel_only=True, verify=False)
+        except NmstateError as revert_exc:
+            exc.rolled_back = False
+            exc.message += "; applying the revert state failed too: %s" % revert_exc.message

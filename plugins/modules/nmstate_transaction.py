@@ -186,11 +186,10 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
-    NMSTATECTL_DIRS,
     NODE_ARGUMENT_SPEC,
-    NmstatectlClient,
     NmstateError,
     find_client,
+    find_nmstatectl,
     resolve_mode,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
@@ -272,11 +271,7 @@ def main():
 
     try:
         client = find_client(module, params["access"])
-        nmstatectl_path = module.get_bin_path("nmstatectl", opt_dirs=NMSTATECTL_DIRS)
-        nmstatectl = (
-            NmstatectlClient(nmstatectl_path, module.run_command) if nmstatectl_path else None
-        )
-        transaction = Transaction(client, nmstatectl, kernel_only, params["rollback_timeout"],
+        transaction = Transaction(client, find_nmstatectl(module), kernel_only, params["rollback_timeout"],
                                   params["probe_timeout"], params["before_timeout"],
                                   controller=controller_address(os.environ))  # fmt: skip
         lock_timeout = params["rollback_timeout"] + 3 * params["probe_timeout"] + 60
@@ -305,9 +300,7 @@ def main():
     except ProbeError as exc:
         module.fail_json(msg="invalid probe: %s" % exc, mode=mode)
     except NmstateError as exc:
-        failure = exc.to_result()
-        failure.update(mode=mode, applied=False, rolled_back=getattr(exc, "rolled_back", False))
-        module.fail_json(**failure)
+        module.fail_json(**exc.to_result(mode=mode, applied=False))
     if result["rolled_back"]:
         module.fail_json(msg=describe(result), **result)
     module.exit_json(**result)

@@ -281,3 +281,33 @@ def test_libnmstate_renders_a_policy_when_it_can_and_says_so_when_it_cannot():
         POLICY,
         {"interfaces": []},
     ]
+
+
+def test_nmstatectl_apply_argv_is_the_command_line_for_a_state_file():
+    client = nc.NmstatectlClient("/usr/sbin/nmstatectl", FakeModule().run_command)
+    argv = client.apply_argv("/tmp/revert.json", kernel_only=True, verify=False)
+    assert argv == ["/usr/sbin/nmstatectl", "apply", "--kernel", "--no-verify", "/tmp/revert.json"]
+    assert client.apply_argv("/tmp/s.json") == ["/usr/sbin/nmstatectl", "apply", "/tmp/s.json"]
+
+
+def test_find_nmstatectl_is_a_client_where_installed_and_none_elsewhere():
+    module = FakeModule()
+    client = nc.find_nmstatectl(module)
+    assert client.access == "nmstatectl" and client.path == "/usr/sbin/nmstatectl"
+    client.commit()
+    assert module.calls[0][0] == ["/usr/sbin/nmstatectl", "commit"], "runs through the module"
+    assert nc.find_nmstatectl(FakeModule(path=None)) is None
+
+
+@pytest.mark.parametrize(
+    ("prefer", "message"),
+    [
+        ("libnmstate", "libnmstate (python3-libnmstate) was not found on this node"),
+        ("nmstatectl", "nmstatectl was not found on this node. Install it with: "),
+    ],
+)
+def test_find_client_names_what_was_asked_for_when_it_is_missing(monkeypatch, prefer, message):
+    monkeypatch.setitem(sys.modules, "libnmstate", None)
+    with pytest.raises(nc.NmstateError) as raised:
+        nc.find_client(FakeModule(path=None), prefer=prefer)
+    assert raised.value.message.startswith(message)

@@ -15,7 +15,10 @@ import pytest
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils import nmstate_probes as probes
 from ansible_collections.nodenet.nmstate.plugins.module_utils import nmstate_transaction as tx
-from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import NmstateError
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
+    NmstatectlClient,
+    NmstateError,
+)
 
 CURRENT = {
     "interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "up",
@@ -253,9 +256,10 @@ def test_real_watchdog_fires_unless_stopped(tmp_path):
     record = tmp_path / "applied"
     fake.write_text('#!/bin/sh\necho "$@" > %s\n' % record)
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    stopped = tx.KernelWatchdog(str(fake), {"interfaces": []}, timeout=1)
+    nmstatectl = NmstatectlClient(str(fake), run_command=None)
+    stopped = tx.KernelWatchdog(nmstatectl, {"interfaces": []}, timeout=1)
     assert stopped.stop() is True
-    fired = tx.KernelWatchdog(str(fake), {"interfaces": []}, timeout=1)
+    fired = tx.KernelWatchdog(nmstatectl, {"interfaces": []}, timeout=1)
     deadline = time.monotonic() + 10
     while not fired.fired() and time.monotonic() < deadline:
         time.sleep(0.1)
