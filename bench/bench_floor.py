@@ -34,7 +34,7 @@ from common import (
 )
 from kubernetes import client
 from nmstate_operator import config as operator_config
-from nmstate_operator import runs
+from nmstate_operator.playbooks import Playbooks
 
 BRIDGE = "brbench"
 
@@ -42,8 +42,16 @@ BRIDGE = "brbench"
 def state(present: bool = True) -> dict:
     if not present:
         return {"interfaces": [{"name": BRIDGE, "type": "linux-bridge", "state": "absent"}]}
-    return {"interfaces": [{"name": BRIDGE, "type": "linux-bridge", "state": "up",
-                            "bridge": {"options": {"stp": {"enabled": False}}, "port": []}}]}  # fmt: skip
+    return {
+        "interfaces": [
+            {
+                "name": BRIDGE,
+                "type": "linux-bridge",
+                "state": "up",
+                "bridge": {"options": {"stp": {"enabled": False}}, "port": []},
+            }
+        ]
+    }
 
 
 def run(quick: bool) -> dict:
@@ -74,24 +82,33 @@ def run(quick: bool) -> dict:
     env = dict(
         os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_CONFIG=str(lab.ansible_cfg)
     )
-    playbook = [str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(lab.inventory),
-                "--limit", node.name, "nodenet.nmstate.apply", "-e", f"@{data}"]  # fmt: skip
+    playbook = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i",
+        str(lab.inventory),
+        "--limit",
+        node.name,
+        "nodenet.nmstate.apply",
+        "-e",
+        f"@{data}",
+    ]
     for _ in range(reps):
         reset()
         started = time.monotonic()
         subprocess.run(playbook, env=env, check=True, capture_output=True)
         timings["b"].append(time.monotonic() - started)
 
-    # c. ansible-runner, through the operator's own run function
-    config = operator_config.parse(["--collections-path", str(collections), "--ssh-private-key",
-                                    str(lab.state_dir / "keys" / "id_ed25519"), "--runner-dir", str(work / "runner-c")])  # fmt: skip
+    # c. ansible-runner, through the operator's own playbook service
+    key = lab.state_dir / "keys" / "id_ed25519"
+    flags = ["--collections-path", str(collections), "--ssh-private-key", str(key)]
+    config = operator_config.parse([*flags, "--runner-dir", str(work / "runner-c")])
+    playbooks = Playbooks(config)
     for _ in range(reps):
         reset()
         started = time.monotonic()
-        result = runs.run_playbook(config, "nodenet.nmstate.apply", {node.name: node.address}, "bench",
-                                   {"nmstate_desired_state": state()}, settings=config.apply_settings())  # fmt: skip
+        outcomes = playbooks.apply({node.name: node.address}, state(), "bench", {})
         timings["c"].append(time.monotonic() - started)
-        assert runs.apply_outcome(result.hosts[node.name], result).applied, result
+        assert outcomes[node.name].applied, outcomes
 
     with Operator(lab, api, work / "operator", report_interval=600) as operator:
         # d. NNS patch until its lastApply says applied for the new generation
@@ -119,9 +136,15 @@ def run(quick: bool) -> dict:
         for rep in range(reps):
             reset()
             name = f"bench-floor-{rep}"
-            body = {"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
-                    "metadata": {"name": name},
-                    "spec": {"nodeSelector": {"kubernetes.io/hostname": node.name}, "desiredState": state()}}  # fmt: skip
+            body = {
+                "apiVersion": "nmstate.io/v1",
+                "kind": "NodeNetworkConfigurationPolicy",
+                "metadata": {"name": name},
+                "spec": {
+                    "nodeSelector": {"kubernetes.io/hostname": node.name},
+                    "desiredState": state(),
+                },
+            }
             started = time.monotonic()
             custom.create_cluster_custom_object(*NNCP, body)
 
@@ -129,8 +152,12 @@ def run(quick: bool) -> dict:
                 conditions = (
                     custom.get_cluster_custom_object(*NNCP, name).get("status") or {}
                 ).get("conditions") or []
-                return any(c["type"] == "Available" and c["status"] == "True" and c.get("reason") == "SuccessfullyConfigured"
-                           for c in conditions)  # fmt: skip
+                return any(
+                    c["type"] == "Available"
+                    and c["status"] == "True"
+                    and c.get("reason") == "SuccessfullyConfigured"
+                    for c in conditions
+                )
 
             wait_until(available, 300, "the NNCP")
             timings["e"].append(time.monotonic() - started)
@@ -139,18 +166,42 @@ def run(quick: bool) -> dict:
     reset()
 
     medians = {k: median(v) for k, v in timings.items()}
-    ratios = {"b/a": medians["b"] / medians["a"], "d/b": medians["d"] / medians["b"],
-              "e/b": medians["e"] / medians["b"]}  # fmt: skip
-    labels = {"a": "nmstatectl apply on the node (floor)", "b": "ansible-playbook nodenet.nmstate.apply",
-              "c": "ansible-runner (the operator's run)", "d": "NNS patch until applied",
-              "e": "NNCP until Available"}  # fmt: skip
-    print(table(f"Benchmark 1: one apply on one node, median of {reps} (seconds)",
-                ["way", "median", "runs"], [[labels[k], medians[k], " ".join(f"{t:.2f}" for t in timings[k])]
-                                            for k in "abcde"]))  # fmt: skip
-    print(table("Ratios (targets: d/b <= 1.5, e/b <= 1.5)", ["ratio", "value", "target met"],
-                [[k, v, "-" if k == "b/a" else ("yes" if v <= 1.5 else "NO")] for k, v in ratios.items()]))  # fmt: skip
-    return {"repetitions": reps, "seconds": timings, "medians": medians, "ratios": ratios,
-            "targets": {"d/b": 1.5, "e/b": 1.5}}  # fmt: skip
+    ratios = {
+        "b/a": medians["b"] / medians["a"],
+        "d/b": medians["d"] / medians["b"],
+        "e/b": medians["e"] / medians["b"],
+    }
+    labels = {
+        "a": "nmstatectl apply on the node (floor)",
+        "b": "ansible-playbook nodenet.nmstate.apply",
+        "c": "ansible-runner (the operator's run)",
+        "d": "NNS patch until applied",
+        "e": "NNCP until Available",
+    }
+    print(
+        table(
+            f"Benchmark 1: one apply on one node, median of {reps} (seconds)",
+            ["way", "median", "runs"],
+            [[labels[k], medians[k], " ".join(f"{t:.2f}" for t in timings[k])] for k in "abcde"],
+        )
+    )
+    print(
+        table(
+            "Ratios (targets: d/b <= 1.5, e/b <= 1.5)",
+            ["ratio", "value", "target met"],
+            [
+                [k, v, "-" if k == "b/a" else ("yes" if v <= 1.5 else "NO")]
+                for k, v in ratios.items()
+            ],
+        )
+    )
+    return {
+        "repetitions": reps,
+        "seconds": timings,
+        "medians": medians,
+        "ratios": ratios,
+        "targets": {"d/b": 1.5, "e/b": 1.5},
+    }
 
 
 def main(quick: bool) -> dict:

@@ -69,19 +69,31 @@ def run(quick: bool) -> dict:
     rows = [
         ["nodes", nodes, ""],
         ["report period (s)", period, ""],
-        ["NNS writes per minute, idle", writes_per_minute, "target 0: " + ("met" if writes == 0 else "MISSED")],
+        [
+            "NNS writes per minute, idle",
+            writes_per_minute,
+            "target 0: " + ("met" if writes == 0 else "MISSED"),
+        ],
         ["controller CPU s per report period", cpu_per_period, ""],
-        ["change visible in NNS after (s)", visible_after,
-         f"target <= {period + 5}: " + ("met" if visible_after <= period + 5 else "MISSED")],
-    ]  # fmt: skip
+        [
+            "change visible in NNS after (s)",
+            visible_after,
+            f"target <= {period + 5}: " + ("met" if visible_after <= period + 5 else "MISSED"),
+        ],
+    ]
     print(
         table("Benchmark 3: idle cost and time to show a change", ["figure", "value", "note"], rows)
     )
     log(f"operator log: {operator.log_path}")
-    return {"nodes": nodes, "report_period_s": period, "idle_s": idle_seconds,
-            "nns_writes_per_minute": writes_per_minute, "cpu_s_per_period": cpu_per_period,
-            "change_visible_s": visible_after, "targets": {"nns_writes_per_minute": 0,
-                                                          "change_visible_s": period + 5}}  # fmt: skip
+    return {
+        "nodes": nodes,
+        "report_period_s": period,
+        "idle_s": idle_seconds,
+        "nns_writes_per_minute": writes_per_minute,
+        "cpu_s_per_period": cpu_per_period,
+        "change_visible_s": visible_after,
+        "targets": {"nns_writes_per_minute": 0, "change_visible_s": period + 5},
+    }
 
 
 def main(quick: bool) -> dict:

@@ -34,16 +34,26 @@ def policy(name: str, count: int, max_unavailable: str, present: bool = True) ->
     interface = {"name": BRIDGE, "type": "linux-bridge", "state": "up" if present else "absent"}
     if present:
         interface["bridge"] = {"options": {"stp": {"enabled": False}}, "port": []}
-    return {"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
-            "metadata": {"name": name},
-            "spec": {"nodeSelector": {LABEL: f"upto{count}"}, "maxUnavailable": max_unavailable,
-                     "desiredState": {"interfaces": [interface]}}}  # fmt: skip
+    return {
+        "apiVersion": "nmstate.io/v1",
+        "kind": "NodeNetworkConfigurationPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "nodeSelector": {LABEL: f"upto{count}"},
+            "maxUnavailable": max_unavailable,
+            "desiredState": {"interfaces": [interface]},
+        },
+    }
 
 
 def available(custom: client.CustomObjectsApi, name: str) -> bool:
     status = custom.get_cluster_custom_object(*NNCP, name).get("status") or {}
-    return any(c["type"] == "Available" and c["status"] == "True" and c.get("reason") == "SuccessfullyConfigured"
-               for c in status.get("conditions") or [])  # fmt: skip
+    return any(
+        c["type"] == "Available"
+        and c["status"] == "True"
+        and c.get("reason") == "SuccessfullyConfigured"
+        for c in status.get("conditions") or []
+    )
 
 
 def roll_out(core, custom, lab, count: int, name: str, max_unavailable: str) -> float:
@@ -86,32 +96,64 @@ def run(quick: bool) -> dict:
                 controller = cpu_seconds(operator.pid) - controller_before
                 others = machine_busy_seconds() - busy_before - controller
                 writes = metric("nmstate_operator_api_writes_total") - writes_before
-                results.append({"nodes": count, "max_unavailable": max_unavailable, "seconds": elapsed,
-                                "api_writes_per_node": writes / count / 2,
-                                "controller_cpu_s_per_node": controller / count / 2,
-                                "other_cpu_s_per_node": others / count / 2})  # fmt: skip
+                results.append(
+                    {
+                        "nodes": count,
+                        "max_unavailable": max_unavailable,
+                        "seconds": elapsed,
+                        "api_writes_per_node": writes / count / 2,
+                        "controller_cpu_s_per_node": controller / count / 2,
+                        "other_cpu_s_per_node": others / count / 2,
+                    }
+                )
                 log(f"N={count} maxUnavailable={max_unavailable}: {elapsed:.1f} s")
         peak = peak_rss_mib(operator.pid)
     base = {r["max_unavailable"]: r["seconds"] for r in results if r["nodes"] == 1}
     for r in results:
         r["ratio_to_one_node"] = r["seconds"] / base[r["max_unavailable"]]
-        rows.append([r["nodes"], r["max_unavailable"], r["seconds"], r["ratio_to_one_node"],
-                     r["api_writes_per_node"], r["controller_cpu_s_per_node"], r["other_cpu_s_per_node"]])  # fmt: skip
+        rows.append(
+            [
+                r["nodes"],
+                r["max_unavailable"],
+                r["seconds"],
+                r["ratio_to_one_node"],
+                r["api_writes_per_node"],
+                r["controller_cpu_s_per_node"],
+                r["other_cpu_s_per_node"],
+            ]
+        )
     largest = max(sizes)
     target = next(
         r["ratio_to_one_node"]
         for r in results
         if r["nodes"] == largest and r["max_unavailable"] == "50%"
     )
-    print(table("Benchmark 2: one NNCP to Available over N nodes (seconds)",
-                ["N", "maxUnavailable", "T(N)", "T(N)/T(1)", "API writes/node", "controller CPU s/node",
-                 "nodes+API CPU s/node"], rows))  # fmt: skip
+    print(
+        table(
+            "Benchmark 2: one NNCP to Available over N nodes (seconds)",
+            [
+                "N",
+                "maxUnavailable",
+                "T(N)",
+                "T(N)/T(1)",
+                "API writes/node",
+                "controller CPU s/node",
+                "nodes+API CPU s/node",
+            ],
+            rows,
+        )
+    )
     print(
         f"operator peak RSS: {peak:.0f} MiB; T({largest})/T(1) at 50% = {target:.2f}"
         + (" (target <= 3: " + ("met)" if target <= 3 else "MISSED)") if largest == 100 else "")
     )
-    return {"runs": results, "operator_peak_rss_mib": peak, "largest_n": largest,
-            "ratio_at_largest_50pct": target, "target": {"T(100)/T(1) at 50%": 3}}  # fmt: skip
+    return {
+        "runs": results,
+        "operator_peak_rss_mib": peak,
+        "largest_n": largest,
+        "ratio_at_largest_50pct": target,
+        "target": {"T(100)/T(1) at 50%": 3},
+    }
 
 
 def main(quick: bool) -> dict:

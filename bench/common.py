@@ -48,8 +48,12 @@ def api_for(lab: Lab) -> client.ApiClient:
 
 
 def collections_path(work: Path) -> Path:
-    tree = subprocess.run([str(REPO / "scripts" / "collection-tree.sh"), str(work / "collections")],
-                          check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    tree = subprocess.run(
+        [str(REPO / "scripts" / "collection-tree.sh"), str(work / "collections")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return Path(tree).parents[2]
 
 
@@ -60,10 +64,15 @@ class Operator:
         operator_run.install_crds(api)
         kubeconfig = operator_run.service_account_kubeconfig(lab.kubeconfig, work / "kubeconfig")
         env = operator_run.operator_env(
-            kubeconfig, collections_path(work), work / "runner", lab.state_dir / "keys" / "id_ed25519",
+            kubeconfig,
+            collections_path(work),
+            work / "runner",
+            lab.state_dir / "keys" / "id_ed25519",
             liveness=f"http://127.0.0.1:{LIVENESS_PORT}/healthz",
-            metrics_bind_address=f"127.0.0.1:{METRICS_PORT}", log_format="text", **settings_,
-        )  # fmt: skip
+            metrics_bind_address=f"127.0.0.1:{METRICS_PORT}",
+            log_format="text",
+            **settings_,
+        )
         self.process = operator_run.OperatorProcess(env, work)
 
     def __enter__(self) -> operator_run.OperatorProcess:
@@ -130,13 +139,28 @@ def median(values: list[float]) -> float:
 
 def machine() -> dict:
     memory = next(
-        (int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
-         if line.startswith("MemTotal:")), 0)  # fmt: skip
+        (
+            int(line.split()[1]) // 1024
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        ),
+        0,
+    )
     model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")), platform.processor())  # fmt: skip
-    return {"cpus": os.cpu_count(), "cpu": model, "memory_mib": memory,
-            "kernel": platform.release(), "python": platform.python_version()}  # fmt: skip
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "memory_mib": memory,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
 
 
 def table(title: str, header: list[str], rows: list[list]) -> str:
@@ -152,8 +176,13 @@ def table(title: str, header: list[str], rows: list[list]) -> str:
 
 def save(name: str, result: dict, quick: bool) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    result = dict(result, benchmark=name, quick=quick, machine=machine(),
-                  time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))  # fmt: skip
+    result = dict(
+        result,
+        benchmark=name,
+        quick=quick,
+        machine=machine(),
+        time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
     path = RESULTS / f"{name}{'-quick' if quick else ''}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     return path

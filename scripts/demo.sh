@@ -49,7 +49,7 @@ mkdir -p "$work"
 kubectl apply -f "$repo/operator/manifests/deploy/peering.yaml" >/dev/null
 collection=$("$repo/scripts/collection-tree.sh" "$work/collections")
 collections_path=${collection%/ansible_collections/*}
-KUBECONFIG=$work/kubeconfig PYTHONPATH=$repo/operator \
+KUBECONFIG=$work/kubeconfig PYTHONPATH=$repo/operator:$collections_path \
     NMSTATE_OPERATOR_COLLECTIONS_PATH=$collections_path \
     NMSTATE_OPERATOR_SSH_PRIVATE_KEY=$state/keys/id_ed25519 \
     NMSTATE_OPERATOR_RUNNER_DIR=$work/runner \

@@ -8,8 +8,6 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
 
 @dataclass(frozen=True)
 class Config:
@@ -41,12 +39,33 @@ class Config:
         }
 
 
-def env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"NMSTATE_OPERATOR_{name}", default)
-
-
 def priority(value: str) -> int:
     return random.randint(1, 1_000_000) if value == "random" else int(value)
+
+
+# Every flag: name, type, default (as the environment would give it; None = required or
+# unset) and help. Each also reads NMSTATE_OPERATOR_<NAME> (upper case, '-' as '_').
+REQUIRED = ("collections-path", "ssh-private-key")
+FLAGS: tuple[tuple[str, object, str | None, str], ...] = (
+    ("collections-path", Path, None, "directory with ansible_collections/nodenet/nmstate"),
+    ("runner-dir", Path, "/var/lib/nmstate-operator/runner", "runner data dirs and artifacts"),
+    ("ssh-private-key", Path, None, "SSH key for the nodes, e.g. mounted from a Secret"),
+    ("ssh-user", str, "root", "user on the nodes"),
+    ("python-interpreter", str, "/usr/bin/python3", "Python on the nodes"),
+    ("address-type", str, "InternalIP", "which Node address to reach nodes at"),
+    ("report-interval", float, "60", "seconds between report runs over all nodes"),
+    ("max-runner-artifacts", int, "10", "ansible-runner artifact dirs kept per purpose"),
+    ("forks", int, "50", "most nodes one run works on at once"),
+    ("liveness", str, None, "serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz"),
+    ("metrics-bind-address", str, ":8089", "serve Prometheus /metrics on host:port; '' = off"),
+    ("probe-timeout", int, "20", "seconds each connectivity probe may take after an apply"),
+    ("rollback-timeout", int, "60", "seconds after which a node undoes an unconfirmed change"),
+    ("max-retries", int, "5", "attempts on an unreachable node before its apply fails"),
+    ("peering", str, None, "kopf peering object for leader election; none: standalone"),
+    ("priority", priority, "0", "peering priority (highest runs); 'random' avoids ties"),
+    ("peering-lifetime", int, "60", "seconds a silent peer is still counted as alive"),
+    ("log-format", str, "json", "json or text"),
+)
 
 
 def parse(argv: list[str] | None = None) -> Config:
@@ -55,49 +74,22 @@ def parse(argv: list[str] | None = None) -> Config:
         description="Run the nmstate operator. Every flag also reads NMSTATE_OPERATOR_<FLAG> "
         "(upper case, '-' as '_'). The Kubernetes connection comes from KUBECONFIG or in-cluster.",
     )
-    parser.add_argument("--collections-path", default=env("COLLECTIONS_PATH"),
-                        help="directory with ansible_collections/nodenet/nmstate (required)")  # fmt: skip
-    parser.add_argument("--runner-dir", default=env("RUNNER_DIR", "/var/lib/nmstate-operator/runner"),
-                        help="ansible-runner private data dirs and artifacts")  # fmt: skip
-    parser.add_argument("--ssh-private-key", default=env("SSH_PRIVATE_KEY"),
-                        help="SSH key for the nodes, e.g. mounted from a Secret (required)")  # fmt: skip
-    parser.add_argument("--ssh-user", default=env("SSH_USER", "root"))
-    parser.add_argument(
-        "--python-interpreter", default=env("PYTHON_INTERPRETER", "/usr/bin/python3")
-    )
-    parser.add_argument("--address-type", default=env("ADDRESS_TYPE", "InternalIP"),
-                        help="which Node address to reach nodes at")  # fmt: skip
-    parser.add_argument("--report-interval", type=float, default=float(env("REPORT_INTERVAL", "60")),
-                        help="seconds between report runs over all nodes (default 60)")  # fmt: skip
-    parser.add_argument(
-        "--max-runner-artifacts", type=int, default=int(env("MAX_RUNNER_ARTIFACTS", "10"))
-    )
-    parser.add_argument("--forks", type=int, default=int(env("FORKS", "50")))
-    parser.add_argument("--liveness", default=env("LIVENESS"),
-                        help="serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz")  # fmt: skip
-    parser.add_argument("--metrics-bind-address", default=env("METRICS_BIND_ADDRESS", ":8089"),
-                        help="serve Prometheus /metrics on host:port (default :8089; '' turns it off)")  # fmt: skip
-    parser.add_argument("--probe-timeout", type=int, default=int(env("PROBE_TIMEOUT", "20")),
-                        help="seconds each connectivity probe may take after an apply")  # fmt: skip
-    parser.add_argument("--rollback-timeout", type=int, default=int(env("ROLLBACK_TIMEOUT", "60")),
-                        help="seconds after which a node undoes an unconfirmed change by itself")  # fmt: skip
-    parser.add_argument("--max-retries", type=int, default=int(env("MAX_RETRIES", "5")),
-                        help="attempts on a node that cannot be reached before its enactment fails")  # fmt: skip
-    parser.add_argument("--peering", default=env("PEERING"),
-                        help="kopf peering object for leader election (ClusterKopfPeering); "
-                        "without it the operator runs standalone")  # fmt: skip
-    parser.add_argument("--priority", type=priority, default=priority(env("PRIORITY", "0")),
-                        help="peering priority: the highest-priority operator runs, the others wait; "
-                        "'random' picks one, so that replicas never tie")  # fmt: skip
-    parser.add_argument("--peering-lifetime", type=int, default=int(env("PEERING_LIFETIME", "60")),
-                        help="seconds a silent peer is still counted as alive")  # fmt: skip
-    parser.add_argument("--log-format", choices=("json", "text"), default=env("LOG_FORMAT", "json"))
+    for flag, kind, default, text in FLAGS:
+        value = os.environ.get("NMSTATE_OPERATOR_" + flag.upper().replace("-", "_"), default)
+        required = " (required)" if flag in REQUIRED else ""
+        shown = f" (default {default})" if default else ""
+        parser.add_argument(
+            f"--{flag}",
+            type=kind,
+            default=None if value is None else kind(value),
+            help=text + required + shown,
+        )
     args = parser.parse_args(argv)
-    missing = [flag for flag in ("collections_path", "ssh_private_key") if not getattr(args, flag)]
+    missing = [flag for flag in REQUIRED if getattr(args, flag.replace("-", "_")) is None]
     if missing:
-        parser.error("missing " + ", ".join("--" + m.replace("_", "-") for m in missing))
+        parser.error("missing " + ", ".join("--" + flag for flag in missing))
+    if args.log_format not in ("json", "text"):
+        parser.error("--log-format must be json or text")
     values = vars(args)  # every flag's dest is the Config field of the same name
-    for name in ("collections_path", "runner_dir", "ssh_private_key"):
-        values[name] = Path(values[name])
     values["metrics_bind_address"] = values["metrics_bind_address"] or None
     return Config(**values)

@@ -1,8 +1,9 @@
-"""kopf handlers: watches in, NodeNetworkStates, policy rollouts and report runs out.
+"""kopf handlers: watches in, calls into nns/ and nncp/ out. Each handler is a few lines.
 
 Nodes and policies are watched as raw events, so the operator writes no kopf bookkeeping onto
-them; what a rollout has done lives in the enactments. The report loop and the rollouts run
-only while this operator leads (kopf peering), or always when it runs standalone.
+them; what a rollout has done lives in the enactments. Nodes are kept in a kopf index
+(`nodes_by_name`), so no step or report round lists them again. The report loop and the
+rollouts run only while this operator leads (kopf peering), or always when it runs standalone.
 """
 
 from __future__ import annotations
@@ -12,45 +13,57 @@ import logging
 import threading
 
 import kopf
-from kubernetes import client
-from kubernetes import config as kube_config
 
-from . import kube, metrics, nns_apply, reporting, rollout
-from .policies import node_ready
-from .rollouts import Rollouts
+from . import metrics
+from .api import GROUP, NNS_PLURAL, NNS_VERSION, Api
+from .nncp import step
+from .nncp.scheduler import Scheduler
+from .nns import apply as nns_apply
+from .nns import report
+from .nodes import NodeView, lookup, snapshot
+from .playbooks import Playbooks
 
 log = logging.getLogger(__name__)
 
 
-def api_clients():
-    try:
-        kube_config.load_incluster_config()
-    except kube_config.ConfigException:
-        kube_config.load_kube_config()
-    return client.CoreV1Api(), client.CustomObjectsApi()
+@kopf.index("nodes")
+def nodes_by_name(name: str, body: kopf.Body, memo: kopf.Memo, **_) -> dict:
+    """Each Node as a NodeView; a change of what rollouts depend on (labels, readiness,
+    address) wakes them, heartbeats alone do not."""
+    view = NodeView.from_node(body, memo.config.address_type)
+    if lookup(memo.nodes_by_name, name) != view:
+        memo.scheduler.wake_all()
+    return {name: view}
+
+
+@kopf.index(GROUP, NNS_VERSION, NNS_PLURAL)
+def nns_by_name(name: str, **_) -> dict:
+    return {name: True}
 
 
 @kopf.on.startup()
-async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_) -> None:
+async def configure(
+    settings: kopf.OperatorSettings, memo: kopf.Memo, nodes_by_name: kopf.Index, **_
+) -> None:
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.peering.lifetime = memo.config.peering_lifetime
-    memo.core, memo.custom = api_clients()
-    memo.known_nns = set(await asyncio.to_thread(kube.list_nns, memo.custom))
-    memo.node_signatures = {}
-    memo.reports = reporting.ReportRequests(memo.config.report_interval)
+    memo.api = Api()
+    memo.playbooks = Playbooks(memo.config)
+    memo.nodes_by_name = nodes_by_name  # kopf keeps it filled from its watch of Nodes
+    memo.reports = report.ReportRequests(memo.config.report_interval)
     memo.stopping = threading.Event()
     memo.leading = asyncio.Event()
+    memo.nodes_listed = asyncio.Event()
     if not memo.config.peering:
         memo.leading.set()
-    memo.rollouts = Rollouts(
-        rollout.Context(memo.config, memo.core, memo.custom, applied=memo.reports.request)
-    )
+    ctx = step.Context(memo.config, memo.api, memo.playbooks, applied=memo.reports.request)
+    memo.scheduler = Scheduler(ctx, lambda: snapshot(memo.nodes_by_name), memo.leading)
     if memo.config.metrics_bind_address:
         metrics.serve(memo.config.metrics_bind_address)
     memo.tasks = [
         asyncio.create_task(report_loop(memo)),
-        asyncio.create_task(memo.rollouts.run(memo.leading)),
+        asyncio.create_task(memo.scheduler.run()),
     ]
 
 
@@ -73,7 +86,7 @@ async def lead(memo: kopf.Memo, stopped: kopf.DaemonStopped, **_) -> None:
     log.info("leading: reports and rollouts run here")
     memo.leading.set()
     memo.reports.request()
-    memo.rollouts.wake_all_threadsafe()
+    memo.scheduler.wake_all()
     try:
         await stopped.wait()
     finally:
@@ -81,80 +94,75 @@ async def lead(memo: kopf.Memo, stopped: kopf.DaemonStopped, **_) -> None:
         log.info("not leading any more: reports and rollouts pause")
 
 
-def _node_signature(body: kopf.Body, memo: kopf.Memo) -> tuple:
-    """What a rollout depends on; heartbeats alone do not change it."""
-    node = dict(body)
-    return (
-        tuple(sorted((body["metadata"].get("labels") or {}).items())),
-        node_ready(node),
-        kube.node_address(node, memo.config.address_type),
-    )
-
-
 @kopf.on.event("nodes")
-def node_seen(event: dict, body: kopf.Body, memo: kopf.Memo, **_) -> None:
-    """Raw events: create the NNS a new Node lacks; wake the rollouts when labels change."""
-    name = body["metadata"]["name"]
-    if event["type"] == "DELETED":
-        memo.known_nns.discard(name)  # the garbage collector removes the NNS with its owner
-        memo.node_signatures.pop(name, None)
+async def node_seen(
+    event: dict, name: str, body: kopf.Body, memo: kopf.Memo, nns_by_name: kopf.Index, **_
+) -> None:
+    """Raw events: create the NNS a new Node lacks. kopf calls this only once its indexes are
+    filled, so the first call also lets the report loop start."""
+    memo.nodes_listed.set()
+    if event["type"] == "DELETED":  # the garbage collector removes the NNS with its owner
         metrics.forget_node(name)
-        memo.rollouts.wake_all_threadsafe()
+        memo.scheduler.wake_all()
         return
-    signature = _node_signature(body, memo)
-    if memo.node_signatures.get(name) != signature:
-        memo.node_signatures[name] = signature
-        memo.rollouts.wake_all_threadsafe()
-    if name in memo.known_nns:
+    if name in nns_by_name:
         return
-    if kube.ensure_nns(memo.custom, name, body["metadata"]["uid"]):
+    if await asyncio.to_thread(memo.api.ensure_nns, name, body["metadata"]["uid"]):
         log.info("created NodeNetworkState %s", name)
         memo.reports.request([name])
-    memo.known_nns.add(name)
 
 
-@kopf.on.event("nmstate.io", "v1", "nodenetworkconfigurationpolicies")
-async def policy_seen(event: dict, body: kopf.Body, memo: kopf.Memo, **_) -> None:
+@kopf.on.event(GROUP, "v1", "nodenetworkconfigurationpolicies")
+async def policy_seen(event: dict, name: str, body: kopf.Body, memo: kopf.Memo, **_) -> None:
     """Any change to a policy (its spec, or our own status write) may call for a step."""
-    name = body["metadata"]["name"]
     if event["type"] == "DELETED":
-        memo.rollouts.forget(name)
+        memo.scheduler.forget(name)
         return
     observed = (body.get("status") or {}).get("observedGeneration")
     own_status_write = (
         event["type"] == "MODIFIED"
         and observed == body["metadata"].get("generation")
-        and name in memo.rollouts.known
+        and name in memo.scheduler.known
     )
     if not own_status_write:  # the step that wrote the status goes on by itself
-        memo.rollouts.wake(name)
+        memo.scheduler.wake(name)
 
 
 async def report_loop(memo: kopf.Memo) -> None:
     """One report run over all nodes every report interval, and on just-applied nodes at once."""
+    await memo.nodes_listed.wait()
     only = None  # the first round covers every node
     while not memo.stopping.is_set():
         await memo.leading.wait()
+        nodes = snapshot(memo.nodes_by_name)
         try:
-            await asyncio.to_thread(
-                reporting.report_round, memo.config, memo.core, memo.custom, only
-            )
-            await asyncio.to_thread(rollout.refresh_metrics, memo.custom)
+            await asyncio.to_thread(report.report_round, memo.api, memo.playbooks, nodes, only)
+            await asyncio.to_thread(report.refresh_policy_metrics, memo.api)
         except Exception:  # a failed round must not end reporting; the next one retries
             log.exception("report round failed")
         only = await asyncio.to_thread(memo.reports.next_round)
 
 
-@kopf.on.field(
-    "nmstate.io", "v1beta1", "nodenetworkstates", field="spec.desiredState", retries=5, backoff=10
-)
-def nns_desired_state_changed(body: kopf.Body, new, memo: kopf.Memo, **_) -> None:
-    """Apply a desired state patched onto a NodeNetworkState to its node."""
+@kopf.on.field(GROUP, NNS_VERSION, NNS_PLURAL, field="spec.desiredState", retries=None)
+async def nns_desired_state_changed(
+    name: str, body: kopf.Body, new, retry: int, memo: kopf.Memo, **_
+) -> None:
+    """Apply a desired state patched onto a NodeNetworkState to its node. Unreachable nodes
+    are retried as policies retry them (outcomes.record_outcome decides)."""
     if not new:
-        nns_apply.record_cleared(memo.custom, dict(body))
+        await asyncio.to_thread(nns_apply.record_cleared, memo.api, dict(body))
         return
+    node = lookup(memo.nodes_by_name, name)
     try:
-        nns_apply.apply_desired_state(memo.config, memo.core, memo.custom, dict(body))
-    except nns_apply.NodeUnreachable as exc:
-        raise kopf.TemporaryError(str(exc), delay=10) from exc
-    memo.reports.request([body["metadata"]["name"]])  # its currentState, right after the apply
+        await asyncio.to_thread(
+            nns_apply.apply_desired_state,
+            memo.config,
+            memo.api,
+            memo.playbooks,
+            dict(body),
+            node,
+            retry,
+        )
+    except nns_apply.RetryLater as exc:
+        raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc
+    memo.reports.request([name])  # its currentState, right after the apply

@@ -12,6 +12,8 @@ from collections import Counter
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge, Histogram, start_http_server
 
+from .status import POLICY_TYPES, true_conditions
+
 POLICIES_STATUS = Gauge(
     "kubernetes_nmstate_policies_status",
     "Policies by status (Available, Degraded, Progressing, Ignored)",
@@ -105,18 +107,19 @@ def forget_node(node: str) -> None:
 
 
 def _true_types(obj: dict) -> list[str]:
-    conditions = (obj.get("status") or {}).get("conditions") or []
-    return [c["type"] for c in conditions if c.get("status") == "True"]
+    return list(true_conditions((obj.get("status") or {}).get("conditions")))
 
 
 def observe_policies(policies: list[dict], enactments: list[dict]) -> None:
     """Recount policy and enactment statuses from a fresh listing of both."""
     by_status: Counter = Counter(t for p in policies for t in _true_types(p))
-    for status in ("Available", "Degraded", "Progressing", "Ignored"):
+    for status in POLICY_TYPES:
         POLICIES_STATUS.labels(status).set(by_status.get(status, 0))
     per_node: Counter = Counter()
     for enactment in enactments:
-        node = ((enactment.get("metadata") or {}).get("labels") or {}).get("nmstate.io/node")
+        node = ((enactment.get("metadata") or {}).get("labels") or {}).get(
+            "nmstate.io/node"
+        )  # api.NODE_LABEL (api imports this module)
         for status in _true_types(enactment):
             per_node[(node or "", status)] += 1
     ENACTMENTS_STATUS.clear()

@@ -80,6 +80,11 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
+from ansible_collections.nodenet.nmstate.plugins.module_utils.k8s_node import (
+    address_of,
+    node_summary,
+)
+
 try:
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
@@ -161,22 +166,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError(
                 "cannot reach the Kubernetes API server at %s: %s" % (host, to_native(exc))
             )
+        serialize = k8s_client.ApiClient().sanitize_for_serialization
         nodes = []
         for node in listed.items:
-            conditions = (node.status and node.status.conditions) or []
-            ready = next((c.status == "True" for c in conditions if c.type == "Ready"), False)
-            nodes.append(
-                {
-                    "name": node.metadata.name,
-                    "labels": dict(node.metadata.labels or {}),
-                    "annotations": dict(node.metadata.annotations or {}),
-                    "addresses": [
-                        {"type": a.type, "address": a.address}
-                        for a in ((node.status and node.status.addresses) or [])
-                    ],
-                    "ready": ready,
-                }
-            )
+            summary = node_summary(serialize(node))
+            del summary["uid"]
+            nodes.append(summary)
         return json.loads(json.dumps(nodes))
 
     def _populate(self, nodes):
@@ -188,9 +183,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 continue
             name = node["name"]
             self.inventory.add_host(name, group="k8s_nodes")
-            address = next(
-                (a["address"] for a in node["addresses"] if a["type"] == address_type), None
-            )
+            address = address_of(node["addresses"], address_type)
             if address:
                 self.inventory.set_variable(name, "ansible_host", address)
             hostvars = {

@@ -39,11 +39,19 @@ def operator_kubeconfig(lab, crds, tmp_path_factory):
 
 def operator_env(lab, kubeconfig, collections_path, runner_dir, liveness, metrics_port, priority):
     return operator_run.operator_env(
-        kubeconfig, collections_path, runner_dir, lab.state_dir / "keys" / "id_ed25519",
-        report_interval=REPORT_INTERVAL, liveness=liveness,
-        metrics_bind_address=f"127.0.0.1:{metrics_port}", probe_timeout=10, rollback_timeout=40,
-        peering=PEERING, priority=priority, peering_lifetime=10,
-    )  # fmt: skip
+        kubeconfig,
+        collections_path,
+        runner_dir,
+        lab.state_dir / "keys" / "id_ed25519",
+        report_interval=REPORT_INTERVAL,
+        liveness=liveness,
+        metrics_bind_address=f"127.0.0.1:{metrics_port}",
+        probe_timeout=10,
+        rollback_timeout=40,
+        peering=PEERING,
+        priority=priority,
+        peering_lifetime=10,
+    )
 
 
 class OperatorProcess(operator_run.OperatorProcess):
@@ -60,8 +68,15 @@ class OperatorProcess(operator_run.OperatorProcess):
 def operator_process(lab, crds, peering, operator_kubeconfig, collections_path, tmp_path_factory):
     """The operator under test, leading through kopf peering, as its ServiceAccount."""
     work = tmp_path_factory.mktemp("operator")
-    env = operator_env(lab, operator_kubeconfig, collections_path, work / "runner", LIVENESS,
-                       METRICS_PORT, PRIORITY)  # fmt: skip
+    env = operator_env(
+        lab,
+        operator_kubeconfig,
+        collections_path,
+        work / "runner",
+        LIVENESS,
+        METRICS_PORT,
+        PRIORITY,
+    )
     operator = OperatorProcess(env, work).start()
     yield operator
     operator.stop()

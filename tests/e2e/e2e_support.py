@@ -66,8 +66,12 @@ def create_policy(api, name, selector, desired_state, max_unavailable=None, capt
         spec["capture"] = capture
     if max_unavailable is not None:
         spec["maxUnavailable"] = max_unavailable
-    body = {"apiVersion": "nmstate.io/v1", "kind": "NodeNetworkConfigurationPolicy",
-            "metadata": {"name": name}, "spec": spec}  # fmt: skip
+    body = {
+        "apiVersion": "nmstate.io/v1",
+        "kind": "NodeNetworkConfigurationPolicy",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
     return client.CustomObjectsApi(api).create_cluster_custom_object(*NNCP, body)
 
 
@@ -95,15 +99,30 @@ def policy_settled(api, name):
     return policy
 
 
+def wait_settled(api, name, process, timeout=ROLLOUT_TIMEOUT):
+    return wait_for(lambda: policy_settled(api, name), timeout, f"policy {name} to settle", process)
+
+
 def events_about(api, kind, name):
     events = client.CoreV1Api(api).list_namespaced_event("default").items
-    return [(e.type, e.reason, e.message) for e in events
-            if e.involved_object.name == name and e.involved_object.kind == kind]  # fmt: skip
+    return [
+        (e.type, e.reason, e.message)
+        for e in events
+        if e.involved_object.name == name and e.involved_object.kind == kind
+    ]
 
 
 def bridge(name, state="up"):
-    return {"interfaces": [{"name": name, "type": "linux-bridge", "state": state,
-                            "bridge": {"options": {"stp": {"enabled": False}}, "port": []}}]}  # fmt: skip
+    return {
+        "interfaces": [
+            {
+                "name": name,
+                "type": "linux-bridge",
+                "state": state,
+                "bridge": {"options": {"stp": {"enabled": False}}, "port": []},
+            }
+        ]
+    }
 
 
 def has_link(node, name):
@@ -129,10 +148,24 @@ def start_policy(api, cleanup, name, nodes, desired_state, bridges=(), **spec):
 
 def kubectl(lab, *args, stdin=None, check=True, timeout=None):
     """kubectl as a user runs it, against the lab."""
-    return subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig), *args], input=stdin,
-                          capture_output=True, text=True, check=check, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        ["kubectl", "--kubeconfig", str(lab.kubeconfig), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=timeout,
+    )
 
 
 def kubectl_wait_available(lab, name, timeout):
-    return kubectl(lab, "wait", f"nncp/{name}", "--for", "condition=Available", f"--timeout={timeout}s",
-                   check=False, timeout=timeout + 30)  # fmt: skip
+    return kubectl(
+        lab,
+        "wait",
+        f"nncp/{name}",
+        "--for",
+        "condition=Available",
+        f"--timeout={timeout}s",
+        check=False,
+        timeout=timeout + 30,
+    )

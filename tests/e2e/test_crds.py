@@ -63,8 +63,12 @@ def test_invalid_max_unavailable_is_rejected_by_the_api_server(lab, crds, max_un
 
 def test_the_seeds_nns_patch_is_accepted(lab, crds, api):
     custom = client.CustomObjectsApi(api)
-    body = {"apiVersion": "nmstate.io/v1beta1", "kind": "NodeNetworkState", "metadata": {"name": "crd-probe"},
-            "spec": {"managed": False, "nodeName": "crd-probe"}}  # fmt: skip
+    body = {
+        "apiVersion": "nmstate.io/v1beta1",
+        "kind": "NodeNetworkState",
+        "metadata": {"name": "crd-probe"},
+        "spec": {"managed": False, "nodeName": "crd-probe"},
+    }
     custom.create_cluster_custom_object("nmstate.io", "v1beta1", "nodenetworkstates", body)
     try:
         patch = '{"spec":{"desiredState":{"interfaces":[{"name":"br1","type":"linux-bridge","state":"up"}]}}}'
@@ -89,6 +93,10 @@ def test_the_deployment_manifests_pass_the_api_servers_validation(lab, crds, ope
     deploy = Path(__file__).resolve().parents[2] / "operator" / "manifests" / "deploy"
     result = kubectl(lab, "apply", "--dry-run=server", "-f", str(deploy), check=False)
     assert result.returncode == 0, result.stderr
-    for kind in ("deployment.apps/nmstate-operator", "clusterrole.rbac.authorization.k8s.io/nmstate-operator",
-                 "clusterkopfpeering.kopf.dev/nmstate-operator", "service/nmstate-operator-metrics"):  # fmt: skip
+    for kind in (
+        "deployment.apps/nmstate-operator",
+        "clusterrole.rbac.authorization.k8s.io/nmstate-operator",
+        "clusterkopfpeering.kopf.dev/nmstate-operator",
+        "service/nmstate-operator-metrics",
+    ):
         assert kind in result.stdout, result.stdout

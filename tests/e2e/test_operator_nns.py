@@ -23,8 +23,14 @@ def test_every_node_gets_an_nns_with_its_own_state(lab, api, operator_process):
     expected = ["eth1", "eth2", "lo", "mgmt0"]
     for node in lab.nodes:
         # Waits for the expected list: a lab kept from an earlier run may hold an older report.
-        nns = wait_for(lambda n=node: (lambda o: o if names_in(o) == expected else None)(read_nns(api, n.name)),
-                       60, f"{node.name}'s NNS to report {expected}", operator_process)  # fmt: skip
+        nns = wait_for(
+            lambda n=node: (lambda o: o if names_in(o) == expected else None)(
+                read_nns(api, n.name)
+            ),
+            60,
+            f"{node.name}'s NNS to report {expected}",
+            operator_process,
+        )
         mgmt = next(i for i in nns["status"]["currentState"]["interfaces"] if i["name"] == "mgmt0")
         assert node.address in {a["ip"] for a in mgmt["ipv4"]["address"]}
         assert nns["status"]["handlerNmstateVersion"] == settings.NMSTATE_VERSION
@@ -105,6 +111,10 @@ def test_deleting_a_node_removes_its_nns_and_a_new_node_gets_one(lab, api, opera
             node.name, int(node.name[-2:]), node.network_manager, node.libnmstate
         )
         controlplane.register_nodes(lab.kubeconfig, settings.LabSpec(nodes=(again,)))
-    nns = wait_for(lambda: (lambda o: o if names_in(o) else None)(read_nns(api, node.name)), 60,
-                   "a new NNS for the re-registered node", operator_process)  # fmt: skip
+    nns = wait_for(
+        lambda: (lambda o: o if names_in(o) else None)(read_nns(api, node.name)),
+        60,
+        "a new NNS for the re-registered node",
+        operator_process,
+    )
     assert names_in(nns) == ["eth1", "eth2", "lo", "mgmt0"]

@@ -23,8 +23,15 @@ def fresh_desired_state(lab, api, name, operator_process):
         return
     patch_nns(lab, name, '{"spec": {"desiredState": null}}')
     generation = read_nns(api, name)["metadata"]["generation"]
-    wait_for(lambda: ((read_nns(api, name).get("status") or {}).get("lastApply") or {}).get("generation") == generation,
-             60, "the operator to see the desired state cleared", operator_process)  # fmt: skip
+    wait_for(
+        lambda: (
+            ((read_nns(api, name).get("status") or {}).get("lastApply") or {}).get("generation")
+            == generation
+        ),
+        60,
+        "the operator to see the desired state cleared",
+        operator_process,
+    )
 
 
 def condition(nns, kind):
@@ -45,8 +52,11 @@ def settled(api, name, generation):
 
 def events_for(api, name):
     events = client.CoreV1Api(api).list_namespaced_event("default").items
-    return [(e.type, e.reason, e.message) for e in events if e.involved_object.name == name
-            and e.involved_object.kind == "NodeNetworkState"]  # fmt: skip
+    return [
+        (e.type, e.reason, e.message)
+        for e in events
+        if e.involved_object.name == name and e.involved_object.kind == "NodeNetworkState"
+    ]
 
 
 def test_connect_a_linux_bridge_through_the_nns_and_remove_it(lab, api, operator_process):
@@ -67,8 +77,15 @@ def test_connect_a_linux_bridge_through_the_nns_and_remove_it(lab, api, operator
     )
     reasons = [reason for _, reason, _ in events_for(api, node.name)]
     assert "ConfigurationProgressing" in reasons and "SuccessfullyConfigured" in reasons
-    wait_for(lambda: "br1" in [i["name"] for i in read_nns(api, node.name)["status"]["currentState"]["interfaces"]],
-             30, "currentState to show br1", operator_process)  # fmt: skip
+    wait_for(
+        lambda: (
+            "br1"
+            in [i["name"] for i in read_nns(api, node.name)["status"]["currentState"]["interfaces"]]
+        ),
+        30,
+        "currentState to show br1",
+        operator_process,
+    )
 
     patch_nns(lab, node.name, (EXAMPLES / "delete-br1-linux-bridge.yaml").read_text())
     generation = read_nns(api, node.name)["metadata"]["generation"]
@@ -85,8 +102,20 @@ def test_an_invalid_state_fails_with_nmstates_message_and_leaves_the_node_alone(
     node = lab.nodes[1]
     fresh_desired_state(lab, api, node.name, operator_process)
     before = node.run("ip -br link; ip -br addr").stdout
-    bad = {"spec": {"desiredState": {"interfaces": [{"name": "br9", "type": "linux-bridge", "state": "up",
-                                                      "bridge": {"port": [{"name": "nosuch0"}]}}]}}}  # fmt: skip
+    bad = {
+        "spec": {
+            "desiredState": {
+                "interfaces": [
+                    {
+                        "name": "br9",
+                        "type": "linux-bridge",
+                        "state": "up",
+                        "bridge": {"port": [{"name": "nosuch0"}]},
+                    }
+                ]
+            }
+        }
+    }
     patch_nns(lab, node.name, json.dumps(bad))
     generation = read_nns(api, node.name)["metadata"]["generation"]
     nns = wait_for(

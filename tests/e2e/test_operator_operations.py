@@ -7,9 +7,17 @@ import time
 import urllib.request
 
 from conftest import METRICS_PORT, PEERING, PRIORITY, OperatorProcess, operator_env
-from e2e_support import REPORT_INTERVAL, wait_for
+from e2e_support import (
+    REPORT_INTERVAL,
+    ROLLOUT_TIMEOUT,
+    bridge,
+    kubectl_wait_available,
+    start_policy,
+    wait_for,
+)
 from kubernetes import client
 from nmstate_operator import journal
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def peers(api):
@@ -22,21 +30,35 @@ def peers(api):
 def test_a_standby_operator_waits_while_the_leader_runs_and_takes_over_when_it_stops(
     lab, api, operator_process, operator_kubeconfig, collections_path, tmp_path
 ):
-    env = operator_env(lab, operator_kubeconfig, collections_path, tmp_path / "runner",
-                       "http://127.0.0.1:18091/healthz", 18092, priority=1)  # fmt: skip
+    env = operator_env(
+        lab,
+        operator_kubeconfig,
+        collections_path,
+        tmp_path / "runner",
+        "http://127.0.0.1:18091/healthz",
+        18092,
+        priority=1,
+    )
     standby = OperatorProcess(env, tmp_path).start()
     try:
         wait_for(lambda: peers(api) >= {1, PRIORITY}, 30, "both operators in the peering", standby)
         time.sleep(3 * REPORT_INTERVAL)
         assert journal.read(standby.runner_dir) == [], "a standby operator ran playbooks"
         assert "leading: reports and rollouts run here" not in standby.log_path.read_text()
-        recent = [r for r in journal.read(operator_process.runner_dir)
-                  if r.get("kind") == "report" and r["time"] > time.time() - 3 * REPORT_INTERVAL]  # fmt: skip
+        recent = [
+            r
+            for r in journal.read(operator_process.runner_dir)
+            if r.get("kind") == "report" and r["time"] > time.time() - 3 * REPORT_INTERVAL
+        ]
         assert recent, "the leader stopped reporting"
 
         operator_process.stop()
-        wait_for(lambda: [r for r in journal.read(standby.runner_dir) if r.get("kind") == "report"],
-                 60, "the standby to take over the reports", standby)  # fmt: skip
+        wait_for(
+            lambda: [r for r in journal.read(standby.runner_dir) if r.get("kind") == "report"],
+            60,
+            "the standby to take over the reports",
+            standby,
+        )
         assert "leading: reports and rollouts run here" in standby.log_path.read_text()
     finally:
         standby.stop()
@@ -44,20 +66,47 @@ def test_a_standby_operator_waits_while_the_leader_runs_and_takes_over_when_it_s
             operator_process.start()
 
 
-def test_metrics_use_kubernetes_nmstate_names_and_time_the_runs(lab, operator_process):
-    def scrape():
-        with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=5) as r:
-            return r.read().decode()
+def scrape_samples() -> dict[tuple[str, frozenset], float]:
+    """Every sample on /metrics by (name, labels): HELP and TYPE lines alone prove nothing."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
+
+def test_metrics_use_kubernetes_nmstate_names_and_time_the_runs(
+    lab, api, operator_process, cleanup
+):
     node = lab.nodes[0].name
-    text = wait_for(lambda: (lambda t: t if f'node="{node}"' in t else None)(scrape()), 60,
-                    "interface metrics for a node", operator_process)  # fmt: skip
-    assert f'kubernetes_nmstate_network_interfaces{{node="{node}",type="veth"}} 3.0' in text
-    assert f'kubernetes_nmstate_routes{{ip_stack="ipv4",node="{node}",type="dynamic"}}' in text
-    assert 'kubernetes_nmstate_policies_status{status="Available"}' in text
-    assert 'nmstate_operator_run_duration_seconds_count{playbook="nodenet.nmstate.report"}' in text
-    assert "kubernetes_nmstate_enactments_status" in text
-    assert "kubernetes_nmstate_features_applied" in text
+    start_policy(api, cleanup, "e2e-metrics", [lab.nodes[0]], bridge("brmet"), bridges=["brmet"])
+    waited = kubectl_wait_available(lab, "e2e-metrics", ROLLOUT_TIMEOUT)
+    assert waited.returncode == 0, waited.stderr
+
+    def counted(samples):
+        enactment = ("kubernetes_nmstate_enactments_status", {"node": node, "status": "Available"})
+        feature = ("kubernetes_nmstate_features_applied", {"name": "interface-linux-bridge"})
+        wanted = [enactment, feature]
+        return (
+            samples
+            if all(samples.get((n, frozenset(labels.items()))) for n, labels in wanted)
+            else None
+        )
+
+    # Policy metrics are recounted after each report round.
+    samples = wait_for(lambda: counted(scrape_samples()), 60, "policy metrics", operator_process)
+
+    def value(name, **labels):
+        return samples.get((name, frozenset(labels.items())))
+
+    assert value("kubernetes_nmstate_network_interfaces", node=node, type="veth") == 3.0
+    assert value("kubernetes_nmstate_routes", ip_stack="ipv4", node=node, type="dynamic") >= 1
+    assert value("kubernetes_nmstate_policies_status", status="Available") >= 1
+    runs = value("nmstate_operator_run_duration_seconds_count", playbook="nodenet.nmstate.report")
+    assert runs >= 1
+    assert value("nmstate_operator_api_writes_total", kind="NodeNetworkConfigurationPolicy") >= 1
 
 
 def test_logs_are_one_json_object_per_line(operator_process):

@@ -14,10 +14,10 @@ from e2e_support import (
     has_link,
     kubectl_wait_available,
     label,
-    policy_settled,
     read_policy,
     start_policy,
     wait_for,
+    wait_settled,
 )
 from kubernetes import client
 from nmstate_operator import journal
@@ -44,14 +44,24 @@ def test_a_policy_configures_the_selected_nodes_and_a_node_labelled_later(
     assert [has_link(n, "brsel") for n in three] == [True, True, False]
 
     label(api, cleanup, three[2:], key)
-    wait_for(lambda: condition(enactments(api, "e2e-select").get(three[2].name), "Available").get("status") == "True",
-             ROLLOUT_TIMEOUT, "the node labelled later to be configured", operator_process)  # fmt: skip
+    wait_for(
+        lambda: (
+            condition(enactments(api, "e2e-select").get(three[2].name), "Available").get("status")
+            == "True"
+        ),
+        ROLLOUT_TIMEOUT,
+        "the node labelled later to be configured",
+        operator_process,
+    )
     assert has_link(three[2], "brsel")
-    policy = wait_for(lambda: policy_settled(api, "e2e-select"), 60, "the policy", operator_process)
+    policy = wait_settled(api, "e2e-select", operator_process, timeout=60)
     assert condition(policy, "Available")["message"] == "3/3 nodes successfully configured"
     # One run per batch: the two first nodes (50% of 2 = 1 at once) and then the third.
-    records = [r for r in journal.read(operator_process.runner_dir)
-               if r.get("policy") == "e2e-select" and r["event"] == "start"]  # fmt: skip
+    records = [
+        r
+        for r in journal.read(operator_process.runner_dir)
+        if r.get("policy") == "e2e-select" and r["event"] == "start"
+    ]
     assert [r["nodes"] for r in records] == [[three[0].name], [three[1].name], [three[2].name]]
 
 
@@ -64,8 +74,7 @@ def test_an_invalid_state_fails_the_enactment_and_degrades_the_policy(
     state["interfaces"][0]["bridge"]["port"] = [{"name": "nosuch0"}]
     start_policy(api, cleanup, "e2e-invalid", [node], state)
 
-    policy = wait_for(lambda: policy_settled(api, "e2e-invalid"), ROLLOUT_TIMEOUT,
-                      "the policy to settle", operator_process)  # fmt: skip
+    policy = wait_settled(api, "e2e-invalid", operator_process)
     assert condition(policy, "Degraded")["status"] == "True"
     assert condition(policy, "Degraded")["message"] == "1/1 nodes failed to configure"
     assert condition(policy, "Available")["status"] == "False"
@@ -74,8 +83,13 @@ def test_an_invalid_state_fails_the_enactment_and_degrades_the_policy(
     assert failing["status"] == "True" and failing["reason"] == "FailedToConfigure"
     assert "nosuch0" in failing["message"], failing
     assert node.run("ip -br link; ip -br addr").stdout == before
-    warnings = [m for kind, _, m in events_about(api, "NodeNetworkConfigurationEnactment",
-                                                  enactment["metadata"]["name"]) if kind == "Warning"]  # fmt: skip
+    warnings = [
+        m
+        for kind, _, m in events_about(
+            api, "NodeNetworkConfigurationEnactment", enactment["metadata"]["name"]
+        )
+        if kind == "Warning"
+    ]
     assert any("nosuch0" in m for m in warnings), warnings
     assert any(
         kind == "Warning"
@@ -87,12 +101,20 @@ def test_a_state_that_cuts_the_management_link_is_rolled_back_and_names_the_prob
     lab, api, operator_process, cleanup
 ):
     node = lab.nodes[2]
-    cut = {"interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "up",
-                           "ipv4": {"enabled": False}, "ipv6": {"enabled": False}}]}  # fmt: skip
+    cut = {
+        "interfaces": [
+            {
+                "name": "mgmt0",
+                "type": "ethernet",
+                "state": "up",
+                "ipv4": {"enabled": False},
+                "ipv6": {"enabled": False},
+            }
+        ]
+    }
     start_policy(api, cleanup, "e2e-cut", [node], cut)
 
-    policy = wait_for(lambda: policy_settled(api, "e2e-cut"), ROLLOUT_TIMEOUT,
-                      "the policy to settle", operator_process)  # fmt: skip
+    policy = wait_settled(api, "e2e-cut", operator_process)
     enactment = enactments(api, "e2e-cut")[node.name]
     assert condition(policy, "Degraded")["status"] == "True", (
         policy["status"],
@@ -105,8 +127,12 @@ def test_a_state_that_cuts_the_management_link_is_rolled_back_and_names_the_prob
     assert probe["name"] in failing["message"], failing
     assert "rolled back" in failing["message"], failing
     assert node.run("true").returncode == 0, "the node answers SSH again"
-    reasons = [reason for _, reason, _ in events_about(api, "NodeNetworkConfigurationEnactment",
-                                                        enactment["metadata"]["name"])]  # fmt: skip
+    reasons = [
+        reason
+        for _, reason, _ in events_about(
+            api, "NodeNetworkConfigurationEnactment", enactment["metadata"]["name"]
+        )
+    ]
     assert "RolledBack" in reasons, reasons
 
 
@@ -136,8 +162,16 @@ def test_capture_is_rendered_by_nmstate_on_each_node(lab, api, operator_process,
     state["interfaces"][0]["bridge"]["port"] = [
         {"name": "{{ capture.data-link.interfaces.0.name }}"}
     ]
-    start_policy(api, cleanup, "e2e-capture", two, state, bridges=["brcap"], max_unavailable="100%",
-                 capture={"data-link": 'interfaces.name=="eth1"'})  # fmt: skip
+    start_policy(
+        api,
+        cleanup,
+        "e2e-capture",
+        two,
+        state,
+        bridges=["brcap"],
+        max_unavailable="100%",
+        capture={"data-link": 'interfaces.name=="eth1"'},
+    )
 
     waited = kubectl_wait_available(lab, "e2e-capture", ROLLOUT_TIMEOUT)
     assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
@@ -152,12 +186,22 @@ def test_editing_a_policy_mid_rollout_finishes_the_batch_then_rolls_out_the_new_
     lab, api, operator_process, cleanup
 ):
     three = lab.nodes[:3]
-    start_policy(api, cleanup, "e2e-edit", three, bridge("bredit1"), bridges=["bredit1", "bredit2"],
-                 max_unavailable=1)  # fmt: skip
+    start_policy(
+        api,
+        cleanup,
+        "e2e-edit",
+        three,
+        bridge("bredit1"),
+        bridges=["bredit1", "bredit2"],
+        max_unavailable=1,
+    )
 
     def first_batch_started():
-        return [r for r in journal.read(operator_process.runner_dir)
-                if r.get("policy") == "e2e-edit" and r["event"] == "start"]  # fmt: skip
+        return [
+            r
+            for r in journal.read(operator_process.runner_dir)
+            if r.get("policy") == "e2e-edit" and r["event"] == "start"
+        ]
 
     first = wait_for(first_batch_started, ROLLOUT_TIMEOUT, "the first batch", operator_process)[0]
     client.CustomObjectsApi(api).patch_cluster_custom_object(

@@ -30,8 +30,11 @@ def test_a_rollout_cut_by_a_killed_operator_finishes_without_configuring_a_node_
     )
 
     def first_apply_under_way():
-        starts = [r for r in journal.read(operator_process.runner_dir)
-                  if r.get("policy") == "e2e-restart" and r["event"] == "start"]  # fmt: skip
+        starts = [
+            r
+            for r in journal.read(operator_process.runner_dir)
+            if r.get("policy") == "e2e-restart" and r["event"] == "start"
+        ]
         return starts[0]["nodes"][0] if starts else None
 
     first = wait_for(first_apply_under_way, ROLLOUT_TIMEOUT, "the first batch", operator_process)

@@ -15,8 +15,8 @@ def test_flags_override_the_environment_which_overrides_the_defaults(monkeypatch
 
 
 def test_random_priority_and_metrics_off():
-    parsed = config.parse(["--collections-path", "/c", "--ssh-private-key", "/k", "--priority", "random",
-                           "--metrics-bind-address", ""])  # fmt: skip
+    flags = ["--collections-path", "/c", "--ssh-private-key", "/k", "--priority", "random"]
+    parsed = config.parse([*flags, "--metrics-bind-address", ""])
     assert 1 <= parsed.priority <= 1_000_000 and parsed.metrics_bind_address is None
 
 

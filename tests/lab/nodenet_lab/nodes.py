@@ -182,10 +182,21 @@ def create_links(node: NodeSpec, data_links: int) -> None:
 
 def start_node(node: NodeSpec, node_dir: Path) -> procs.Tracked:
     argv = [
-        "ip", "netns", "exec", node.netns,
-        "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--propagation", "private",
-        str(NODE_INIT), str(node_dir),
-    ]  # fmt: skip
+        "ip",
+        "netns",
+        "exec",
+        node.netns,
+        "unshare",
+        "--mount",
+        "--uts",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        str(NODE_INIT),
+        str(node_dir),
+    ]
     return procs.spawn(f"node {node.name}", argv, node_dir / "init.log")
 
 
@@ -235,16 +246,39 @@ def start_dhcp(state_dir: Path) -> procs.Tracked:
     """dnsmasq serves DHCP on data link 2 from inside the switch namespace."""
     gateway = settings.DHCP_NET.network_address + 1
     first, last = settings.DHCP_NET.network_address + 100, settings.DHCP_NET.network_address + 199
-    run(["ip", "-n", settings.SWITCH_NETNS, "addr", "replace",
-         f"{gateway}/{settings.DHCP_NET.prefixlen}", "dev", "data2"])  # fmt: skip
+    run(
+        [
+            "ip",
+            "-n",
+            settings.SWITCH_NETNS,
+            "addr",
+            "replace",
+            f"{gateway}/{settings.DHCP_NET.prefixlen}",
+            "dev",
+            "data2",
+        ]
+    )
     leases = state_dir / "dnsmasq.leases"
     leases.write_text("")
     argv = [
-        "ip", "netns", "exec", settings.SWITCH_NETNS,
-        "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
-        "--port=0", "--interface=data2", "--bind-interfaces", "--user=root", "--group=root",
+        "ip",
+        "netns",
+        "exec",
+        settings.SWITCH_NETNS,
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        "--port=0",
+        "--interface=data2",
+        "--bind-interfaces",
+        "--user=root",
+        "--group=root",
         f"--dhcp-range={first},{last},{settings.DHCP_NET.netmask},1h",
-        f"--dhcp-leasefile={leases}", f"--pid-file={state_dir / 'dnsmasq.pid'}",
-        "--log-dhcp", "--log-facility=-",
-    ]  # fmt: skip
+        f"--dhcp-leasefile={leases}",
+        f"--pid-file={state_dir / 'dnsmasq.pid'}",
+        "--log-dhcp",
+        "--log-facility=-",
+    ]
     return procs.spawn("dnsmasq", argv, state_dir / "logs" / "dnsmasq.log")

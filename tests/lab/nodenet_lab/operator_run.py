@@ -72,21 +72,35 @@ def ensure_peering(api: client.ApiClient, name: str) -> str:
 def service_account_kubeconfig(admin_kubeconfig: Path, out: Path, duration: str = "2h") -> Path:
     """A kubeconfig acting as the operator's ServiceAccount, bound to its least RBAC."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    made = subprocess.run([str(REPO / "scripts" / "operator-kubeconfig.sh"), str(admin_kubeconfig), str(out), duration],
-                          capture_output=True, text=True)  # fmt: skip
+    made = subprocess.run(
+        [
+            str(REPO / "scripts" / "operator-kubeconfig.sh"),
+            str(admin_kubeconfig),
+            str(out),
+            duration,
+        ],
+        capture_output=True,
+        text=True,
+    )
     if made.returncode != 0:
         raise OperatorFailed(f"operator-kubeconfig.sh failed: {made.stderr.strip()}")
     return out
 
 
-def operator_env(kubeconfig: Path, collections_path: Path, runner_dir: Path, private_key: Path,
-                 **settings: str | int | float) -> dict[str, str]:  # fmt: skip
+def operator_env(
+    kubeconfig: Path,
+    collections_path: Path,
+    runner_dir: Path,
+    private_key: Path,
+    **settings: str | int | float,
+) -> dict[str, str]:
     """The environment for `python -m nmstate_operator`; settings are its flags by name
     (report_interval=5 becomes NMSTATE_OPERATOR_REPORT_INTERVAL=5)."""
     env = dict(
         os.environ,
         KUBECONFIG=str(kubeconfig),
-        PYTHONPATH=str(REPO / "operator"),
+        # The operator imports the collection's module_utils (k8s_node) from the collection.
+        PYTHONPATH=f"{REPO / 'operator'}:{collections_path}",
         NMSTATE_OPERATOR_COLLECTIONS_PATH=str(collections_path),
         NMSTATE_OPERATOR_SSH_PRIVATE_KEY=str(private_key),
         NMSTATE_OPERATOR_RUNNER_DIR=str(runner_dir),
@@ -110,8 +124,12 @@ class OperatorProcess:
     def start(self, timeout: float = 60) -> OperatorProcess:
         self.work.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "nmstate_operator"],
-                                            env=self.env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "nmstate_operator"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.wait_until_live(timeout)
         return self
 

@@ -36,10 +36,22 @@ class LabNode:
 
     def ssh_argv(self, command: str) -> list[str]:
         return [
-            "ssh", "-i", str(self.private_key), "-o", "BatchMode=yes",
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", f"root@{self.address}", command,
-        ]  # fmt: skip
+            "ssh",
+            "-i",
+            str(self.private_key),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=10",
+            f"root@{self.address}",
+            command,
+        ]
 
     def run(
         self, command: str, *, input: str | None = None, check: bool = True, timeout: float = 120

@@ -52,8 +52,15 @@ def test_generate_differences_keeps_only_what_changed(libnmstate):
 
 
 def test_an_invalid_state_raises_the_mapped_error_with_nmstates_message(libnmstate):
-    bad = {"interfaces": [{"name": "br1", "type": "linux-bridge", "ipv4": {"enabled": True,
-           "address": [{"ip": "10.0.0.1", "prefix-length": 99}]}}]}  # fmt: skip
+    bad = {
+        "interfaces": [
+            {
+                "name": "br1",
+                "type": "linux-bridge",
+                "ipv4": {"enabled": True, "address": [{"ip": "10.0.0.1", "prefix-length": 99}]},
+            }
+        ]
+    }
     with pytest.raises(libnmstate.error.NmstateValueError) as raised:
         libnmstate.validate(bad)
     assert raised.value.kind == "InvalidArgument"

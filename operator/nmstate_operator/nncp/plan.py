@@ -10,10 +10,9 @@ import datetime
 import math
 from dataclasses import dataclass, field
 
+from ..status import parse_stamp, true_conditions
+
 DEFAULT_MAX_UNAVAILABLE = "50%"
-MAX_RETRIES = 5
-INITIAL_BACKOFF_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 30.0
 
 # An enactment's phase for the policy's current generation.
 PENDING, PROGRESSING, AVAILABLE, FAILED, RETRYING, ABORTED = (
@@ -24,17 +23,6 @@ PENDING, PROGRESSING, AVAILABLE, FAILED, RETRYING, ABORTED = (
     "retrying",
     "aborted",
 )
-
-
-def selector_matches(selector: dict | None, labels: dict | None) -> bool:
-    """kubernetes-nmstate's nodeSelector: every key must be present with an equal value."""
-    labels = labels or {}
-    return all(labels.get(key) == value for key, value in (selector or {}).items())
-
-
-def node_ready(node: dict) -> bool:
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def max_unavailable(value: int | str | None, matching: int) -> int:
@@ -48,15 +36,6 @@ def max_unavailable(value: int | str | None, matching: int) -> int:
     return max(1, count)
 
 
-def backoff_seconds(retry_count: int) -> float:
-    """Exponential backoff before attempt `retry_count + 1`."""
-    return min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * 2 ** max(0, retry_count - 1))
-
-
-def _true_conditions(status: dict) -> dict[str, dict]:
-    return {c["type"]: c for c in status.get("conditions") or [] if c.get("status") == "True"}
-
-
 def enactment_phase(nnce: dict | None, generation: int) -> str:
     """Where the node stands for this generation of the policy.
 
@@ -66,7 +45,7 @@ def enactment_phase(nnce: dict | None, generation: int) -> str:
     status = (nnce or {}).get("status") or {}
     if status.get("policyGeneration") != generation:
         return PENDING
-    true = _true_conditions(status)
+    true = true_conditions(status.get("conditions"))
     if "Available" in true:
         return AVAILABLE
     if "Failing" in true:
@@ -85,8 +64,7 @@ def retry_due(nnce: dict, now: datetime.datetime) -> float:
     stamp = ((nnce or {}).get("status") or {}).get("nextRetryTime")
     if not stamp:
         return 0.0
-    due = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-    return max(0.0, (due - now).total_seconds())
+    return max(0.0, (parse_stamp(stamp) - now).total_seconds())
 
 
 @dataclass
@@ -136,56 +114,33 @@ def plan(
     return result
 
 
+def _summary(holding: str, reason: str, message: str, ignored: bool = False) -> dict:
+    summary = {kind: "False" for kind in ("Available", "Degraded", "Progressing", "Ignored")}
+    summary[holding] = "True"
+    if ignored:
+        summary["Ignored"] = "True"
+    return dict(summary, reason=reason, message=message)
+
+
 def policy_summary(phases: dict[str, str], not_ready: int = 0) -> dict:
-    """Available/Degraded/Progressing/Ignored for a policy: statuses, reason and message."""
+    """Available/Degraded/Progressing/Ignored for a policy: statuses, reason and message, in
+    kubernetes-nmstate's words."""
     total = len(phases)
-    counts = {
-        phase: sum(1 for p in phases.values() if p == phase) for phase in set(phases.values())
-    }
-    available = counts.get(AVAILABLE, 0)
-    failed = counts.get(FAILED, 0)
-    aborted = counts.get(ABORTED, 0)
-    unfinished = total - available - failed - aborted
+    counts = {phase: list(phases.values()).count(phase) for phase in set(phases.values())}
+    available, failed, aborted = (counts.get(p, 0) for p in (AVAILABLE, FAILED, ABORTED))
     ignored = f", {not_ready} nodes ignored due to NotReady state" if not_ready else ""
     if total == 0:
-        message = "Policy does not match any node"
-        return {
-            "Available": "True",
-            "Degraded": "False",
-            "Progressing": "False",
-            "Ignored": "True",
-            "reason": "NoMatchingNode",
-            "message": message + ignored,
-        }
-    if unfinished:
-        finished = available + failed + aborted
+        message = "Policy does not match any node" + ignored
+        return _summary("Available", "NoMatchingNode", message, ignored=True)
+    finished = available + failed + aborted
+    if finished < total:
         pending = counts.get(PENDING, 0) + counts.get(RETRYING, 0)
-        return {
-            "Available": "False",
-            "Degraded": "False",
-            "Progressing": "True",
-            "Ignored": "False",
-            "reason": "ConfigurationProgressing",
-            "message": f"Policy is progressing {finished}/{total} nodes finished, {pending} pending"
-            + ignored,
-        }
+        message = f"Policy is progressing {finished}/{total} nodes finished, {pending} pending"
+        return _summary("Progressing", "ConfigurationProgressing", message + ignored)
     if failed or aborted:
         message = f"{failed}/{total} nodes failed to configure"
         if aborted:
             message += f", {aborted} nodes aborted configuration"
-        return {
-            "Available": "False",
-            "Degraded": "True",
-            "Progressing": "False",
-            "Ignored": "False",
-            "reason": "FailedToConfigure",
-            "message": message + ignored,
-        }
-    return {
-        "Available": "True",
-        "Degraded": "False",
-        "Progressing": "False",
-        "Ignored": "False",
-        "reason": "SuccessfullyConfigured",
-        "message": f"{available}/{total} nodes successfully configured" + ignored,
-    }
+        return _summary("Degraded", "FailedToConfigure", message + ignored)
+    message = f"{available}/{total} nodes successfully configured"
+    return _summary("Available", "SuccessfullyConfigured", message + ignored)

@@ -3,8 +3,10 @@
 import datetime
 
 import pytest
-from nmstate_operator import journal, policies
-from nmstate_operator.conditions import enactment_conditions
+from fakes import node
+from nmstate_operator import journal, outcomes
+from nmstate_operator.nncp import plan as policies
+from nmstate_operator.status import enactment_conditions
 
 NOW = datetime.datetime(2026, 11, 29, 12, 0, tzinfo=datetime.UTC)
 NODES = [f"node{i:02d}" for i in range(1, 7)]
@@ -16,16 +18,25 @@ def enactment(true_type=None, generation=1, reason="", **status):
 
 
 def test_a_selector_matches_on_every_label_with_equal_values():
-    assert policies.selector_matches({"a": "1"}, {"a": "1", "b": "2"})
-    assert not policies.selector_matches({"a": "1", "b": "3"}, {"a": "1", "b": "2"})
-    assert policies.selector_matches(None, {}) and policies.selector_matches({}, None)
+    labelled = node("n1", labels={"a": "1", "b": "2"})
+    assert labelled.selected_by({"a": "1"}) and labelled.selected_by(None)
+    assert not labelled.selected_by({"a": "1", "b": "3"})
+    assert not labelled.selected_by({"c": "1"})
+    assert node("n2").selected_by({})
 
 
 @pytest.mark.parametrize(
     ("value", "matching", "expected"),
-    [(None, 3, 2), ("50%", 100, 50), ("50%", 1, 1), ("1%", 3, 1), ("100%", 7, 7), (2, 10, 2),
-     ("34%", 3, 2)],
-)  # fmt: skip
+    [
+        (None, 3, 2),
+        ("50%", 100, 50),
+        ("50%", 1, 1),
+        ("1%", 3, 1),
+        ("100%", 7, 7),
+        (2, 10, 2),
+        ("34%", 3, 2),
+    ],
+)
 def test_max_unavailable_scales_percentages_rounding_up_and_is_at_least_one(
     value, matching, expected
 ):
@@ -73,8 +84,8 @@ def test_a_retry_waits_for_its_backoff_and_holds_its_slot_meanwhile():
 
 
 def test_backoff_doubles_up_to_its_ceiling():
-    assert [policies.backoff_seconds(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
-    assert policies.backoff_seconds(10) == policies.MAX_BACKOFF_SECONDS
+    assert [outcomes.backoff_seconds(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
+    assert outcomes.backoff_seconds(10) == outcomes.MAX_BACKOFF_SECONDS
 
 
 def summary(phases, not_ready=0):

@@ -2,9 +2,15 @@
 
 from pathlib import Path
 
-from nmstate_operator import kube, reporting
-from nmstate_operator.conditions import nns_conditions
+import pytest
+from fakes import STATE as REPORTED
+from fakes import FakeApi, FakeRuns, node
+from nmstate_operator import locks, playbooks
+from nmstate_operator.nns import report as reporting
+from nmstate_operator.nodes import NodeView
+from nmstate_operator.playbooks import Playbooks, report_outcome
 from nmstate_operator.runs import HostOutcome, inventory
+from nmstate_operator.status import condition, nns_conditions
 
 STATE = {"interfaces": [{"name": "eth1", "type": "ethernet", "state": "up"}]}
 
@@ -14,9 +20,8 @@ def nns(status=None, generation=1):
 
 
 def reported(state=STATE, version="2.2.62"):
-    return HostOutcome(
-        facts={"nmstate_report": {"current_state": state, "nmstate_version": version}}
-    )
+    report = {"current_state": state, "nmstate_version": version}
+    return report_outcome(HostOutcome(facts={"nmstate_report": report}))
 
 
 def test_a_report_makes_the_node_available_with_its_state():
@@ -36,20 +41,19 @@ def test_an_unchanged_report_needs_no_write_even_though_heartbeats_move():
 
 
 def test_a_changed_state_or_version_needs_a_write():
-    previous = reporting.status_for(reported(), {})
+    previous = reporting.status_for(reported(), nns())
     changed = {"interfaces": [{"name": "eth1", "type": "ethernet", "state": "down"}]}
-    assert reporting.needs_write(previous, reporting.status_for(reported(changed), previous))
-    assert reporting.needs_write(
-        previous, reporting.status_for(reported(version="2.2.63"), previous)
-    )
+    assert reporting.needs_write(previous, reporting.status_for(reported(changed), nns(previous)))
+    newer = reporting.status_for(reported(version="2.2.63"), nns(previous))
+    assert reporting.needs_write(previous, newer)
+    assert not reporting.needs_write(previous, reporting.status_for(reported(), nns(previous)))
 
 
 def test_an_unreachable_node_is_failing_once_and_keeps_its_last_state():
-    previous = reporting.status_for(reported(), {})
-    down = HostOutcome(
-        ok=False, unreachable=True, failures=["ssh: connect to host: No route to host"]
-    )
-    status = reporting.status_for(down, previous)
+    previous = reporting.status_for(reported(), nns())
+    failures = ["ssh: connect to host: No route to host"]
+    down = report_outcome(HostOutcome(ok=False, unreachable=True, failures=failures))
+    status = reporting.status_for(down, nns(previous))
     assert "currentState" not in status, "the last known state stays"
     conditions = {c["type"]: c for c in status["conditions"]}
     assert (
@@ -63,25 +67,27 @@ def test_an_unreachable_node_is_failing_once_and_keeps_its_last_state():
 
 
 def test_transition_time_moves_only_with_the_status():
-    first = kube.condition("Available", "True", "R", "m", [])
+    first = condition("Available", "True", "R", "m", [])
     first["lastTransitionTime"] = "2000-01-01T00:00:00Z"
-    same = kube.condition("Available", "True", "R", "m", [first])
-    flipped = kube.condition("Available", "False", "R", "m", [first])
+    same = condition("Available", "True", "R", "m", [first])
+    flipped = condition("Available", "False", "R", "m", [first])
     assert same["lastTransitionTime"] == "2000-01-01T00:00:00Z"
     assert flipped["lastTransitionTime"] != "2000-01-01T00:00:00Z"
 
 
 def test_node_address_by_type_and_runner_inventory(tmp_path):
-    node = {
+    body = {
+        "metadata": {"name": "n1", "uid": "u"},
         "status": {
             "addresses": [
                 {"type": "Hostname", "address": "n1"},
                 {"type": "InternalIP", "address": "10.0.0.1"},
             ]
-        }
+        },
     }
-    assert kube.node_address(node, "InternalIP") == "10.0.0.1"
-    assert kube.node_address(node, "ExternalIP") is None
+    assert NodeView.from_node(body, "InternalIP").address == "10.0.0.1"
+    assert NodeView.from_node(body, "ExternalIP").address is None
+    assert not NodeView.from_node(body, "InternalIP").ready
 
     class Config:
         ssh_user, ssh_private_key, python_interpreter = "root", tmp_path / "key", "/usr/bin/python3"
@@ -125,8 +131,8 @@ def test_progressing_then_applied():
         states(nns_conditions([], 1, {"generation": 1, "result": "progressing"}))["Progressing"][0]
         == "True"
     )
-    assert states(nns_conditions([], 1, {"generation": 1, "result": "applied"}))["Available"] == (
-        "True", "SuccessfullyConfigured")  # fmt: skip
+    applied = nns_conditions([], 1, {"generation": 1, "result": "applied"})
+    assert states(applied)["Available"] == ("True", "SuccessfullyConfigured")
 
 
 def test_report_requests_cover_every_node_per_interval_and_applied_nodes_at_once():
@@ -141,3 +147,37 @@ def test_report_requests_cover_every_node_per_interval_and_applied_nodes_at_once
     assert requests.next_round() is None
     requests.request()  # e.g. a new leader: every node at once
     assert requests.next_round() is None
+
+
+@pytest.fixture
+def round_over(monkeypatch):
+    def run(nodes, outcomes, nns_names, only=None):
+        api = FakeApi()
+        for name in nns_names:
+            api.nns[name] = {"metadata": {"name": name, "generation": 1}}
+        runs = FakeRuns(outcomes)
+        monkeypatch.setattr(playbooks, "run_playbook", runs)
+        views = {view.name: view for view in nodes}
+        counts = reporting.report_round(api, Playbooks(None), views, only)
+        return api, runs, counts
+
+    return run
+
+
+def test_a_round_reports_reachable_nodes_and_writes_only_changes(round_over):
+    nodes = [node("n1"), node("n2"), node("n3", address="")]
+    outcomes = {"n1": "reported", "n2": "unreachable"}
+    api, runs, counts = round_over(nodes, outcomes, ["n1", "n2", "n3"])
+    assert [limit for _, limit, _ in runs.runs] == [["n1", "n2"]]  # n3 has no address
+    assert counts == {"nodes": 2, "writes": 2, "unreachable": 1}
+    assert api.nns["n1"]["status"]["currentState"] == REPORTED
+    failing = {c["type"]: c for c in api.nns["n2"]["status"]["conditions"]}["Failing"]
+    assert failing["status"] == "True" and failing["reason"] == "NodeUnreachable"
+
+
+def test_a_round_over_some_nodes_skips_busy_ones_and_missing_nns(round_over):
+    nodes = [node("n1"), node("n2"), node("n3")]
+    with locks.holding(["n2"]):
+        api, runs, counts = round_over(nodes, {"n1": "reported", "n3": "reported"}, ["n1"])
+    assert [limit for _, limit, _ in runs.runs] == [["n1", "n3"]]
+    assert counts["writes"] == 1 and "status" not in api.nns.get("n3", {})

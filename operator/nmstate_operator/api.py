@@ -1,0 +1,199 @@
+"""Every Kubernetes API call the operator makes, and the write counter that goes with them."""
+
+from __future__ import annotations
+
+from kubernetes import client
+from kubernetes import config as kube_config
+from kubernetes.client.rest import ApiException
+
+from . import metrics
+from .status import now
+
+GROUP = "nmstate.io"
+NNS_VERSION = "v1beta1"
+NNS_PLURAL = "nodenetworkstates"
+NNCP_VERSION = "v1"
+NNCP_PLURAL = "nodenetworkconfigurationpolicies"
+NNCE_VERSION = "v1beta1"
+NNCE_PLURAL = "nodenetworkconfigurationenactments"
+POLICY_LABEL = "nmstate.io/policy"
+NODE_LABEL = "nmstate.io/node"
+EVENT_NAMESPACE = "default"
+NNS_KIND = "NodeNetworkState"
+NNCP_KIND = "NodeNetworkConfigurationPolicy"
+NNCE_KIND = "NodeNetworkConfigurationEnactment"
+
+
+class Gone(Exception):
+    """The object was deleted while we worked on it."""
+
+
+def enactment_name(node: str, policy: str) -> str:
+    return f"{node}.{policy}"
+
+
+def _owner(api_version: str, kind: str, name: str, uid: str) -> dict:
+    """An owner reference: the garbage collector removes the object with its owner."""
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": name,
+        "uid": uid,
+        "blockOwnerDeletion": False,
+    }
+
+
+class Api:
+    """The cluster as the operator sees it; in-cluster configuration, else KUBECONFIG."""
+
+    def __init__(
+        self, core: client.CoreV1Api | None = None, custom: client.CustomObjectsApi | None = None
+    ) -> None:
+        if core is None or custom is None:
+            try:
+                kube_config.load_incluster_config()
+            except kube_config.ConfigException:
+                kube_config.load_kube_config()
+        self.core = core or client.CoreV1Api()
+        self.custom = custom or client.CustomObjectsApi()
+
+    def _wrote(self, kind: str) -> None:
+        metrics.API_WRITES.labels(kind).inc()
+
+    def _patch_status(self, version: str, plural: str, kind: str, name: str, status: dict) -> dict:
+        try:
+            patched = self.custom.patch_cluster_custom_object_status(
+                GROUP, version, plural, name, {"status": status}
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise Gone(name) from exc
+            raise
+        self._wrote(kind)
+        return patched
+
+    # NodeNetworkStates
+
+    def ensure_nns(self, node_name: str, node_uid: str) -> bool:
+        """Create the node's NNS, owned by its Node. True if created, False if it existed."""
+        body = {
+            "apiVersion": f"{GROUP}/{NNS_VERSION}",
+            "kind": NNS_KIND,
+            "metadata": {
+                "name": node_name,
+                "ownerReferences": [_owner("v1", "Node", node_name, node_uid)],
+            },
+            "spec": {"nodeName": node_name},
+        }
+        try:
+            self.custom.create_cluster_custom_object(GROUP, NNS_VERSION, NNS_PLURAL, body)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise
+        self._wrote(NNS_KIND)
+        return True
+
+    def list_nns(self) -> dict[str, dict]:
+        listed = self.custom.list_cluster_custom_object(GROUP, NNS_VERSION, NNS_PLURAL)
+        return {item["metadata"]["name"]: item for item in listed.get("items", [])}
+
+    def patch_nns_status(self, name: str, status: dict) -> dict:
+        return self._patch_status(NNS_VERSION, NNS_PLURAL, NNS_KIND, name, status)
+
+    # Policies
+
+    def get_policy(self, name: str) -> dict | None:
+        try:
+            return self.custom.get_cluster_custom_object(GROUP, NNCP_VERSION, NNCP_PLURAL, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def list_policies(self) -> list[dict]:
+        listed = self.custom.list_cluster_custom_object(GROUP, NNCP_VERSION, NNCP_PLURAL)
+        return listed.get("items", [])
+
+    def patch_policy_status(self, name: str, status: dict) -> dict:
+        return self._patch_status(NNCP_VERSION, NNCP_PLURAL, NNCP_KIND, name, status)
+
+    # Enactments
+
+    def list_enactments(self, policy: str | None = None) -> list[dict]:
+        selector = f"{POLICY_LABEL}={policy}" if policy else ""
+        listed = self.custom.list_cluster_custom_object(
+            GROUP, NNCE_VERSION, NNCE_PLURAL, label_selector=selector
+        )
+        return listed.get("items", [])
+
+    def create_enactment(self, node: str, policy: dict) -> dict:
+        """The NNCE for a node and a policy, owned by the policy; the existing one if any."""
+        meta = policy["metadata"]
+        name = enactment_name(node, meta["name"])
+        api_version = policy.get("apiVersion", f"{GROUP}/{NNCP_VERSION}")
+        body = {
+            "apiVersion": f"{GROUP}/{NNCE_VERSION}",
+            "kind": NNCE_KIND,
+            "metadata": {
+                "name": name,
+                "labels": {POLICY_LABEL: meta["name"], NODE_LABEL: node},
+                "ownerReferences": [_owner(api_version, NNCP_KIND, meta["name"], meta["uid"])],
+            },
+        }
+        try:
+            created = self.custom.create_cluster_custom_object(
+                GROUP, NNCE_VERSION, NNCE_PLURAL, body
+            )
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            return self.custom.get_cluster_custom_object(GROUP, NNCE_VERSION, NNCE_PLURAL, name)
+        self._wrote(NNCE_KIND)
+        return created
+
+    def patch_enactment_status(self, name: str, status: dict) -> dict:
+        return self._patch_status(NNCE_VERSION, NNCE_PLURAL, NNCE_KIND, name, status)
+
+    def delete_enactment(self, name: str) -> None:
+        try:
+            self.custom.delete_cluster_custom_object(GROUP, NNCE_VERSION, NNCE_PLURAL, name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            return
+        self._wrote(NNCE_KIND)
+
+    # Nodes and Events
+
+    def read_node(self, name: str) -> dict | None:
+        try:
+            node = self.core.read_node(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return client.ApiClient().sanitize_for_serialization(node)
+
+    def event(self, obj: dict, reason: str, message: str, kind: str = "Normal") -> None:
+        """An Event about `obj` (cluster-scoped, so it goes to the default namespace)."""
+        meta = obj["metadata"]
+        moment = now()
+        body = {
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": EVENT_NAMESPACE},
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion"),
+                "kind": obj.get("kind"),
+                "name": meta["name"],
+                "uid": meta.get("uid"),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": kind,
+            "source": {"component": "nmstate-operator"},
+            "firstTimestamp": moment,
+            "lastTimestamp": moment,
+            "count": 1,
+        }
+        self.core.create_namespaced_event(EVENT_NAMESPACE, body)
+        self._wrote("Event")

@@ -1,0 +1,1 @@
+"""NodeNetworkConfigurationPolicy rollouts: plan (pure), step (one step), scheduler."""

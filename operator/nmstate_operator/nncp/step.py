@@ -1,0 +1,325 @@
+"""One step of a NodeNetworkConfigurationPolicy's rollout.
+
+A step reads the policy and its enactments, takes the Nodes from the operator's index, asks
+`plan.plan` what to do, and does it: verify runs cut off by a restart, abort what
+maxUnavailable no longer allows, or configure one batch with one playbook run (--limit, forks
+= batch size). Every decision is written to the enactments first, so a restarted operator
+picks up where this one stopped.
+
+Editing a policy while it rolls out: the batch running then finishes with the generation it
+started with; the next step sees the new generation, for which no node is done yet, and rolls
+it out from the start in new batches (nodes aborted or failed before get a fresh chance).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .. import locks, outcomes
+from ..api import NODE_LABEL, Api, Gone, enactment_name
+from ..config import Config
+from ..nodes import NodeView
+from ..outcomes import Decision
+from ..playbooks import ApplyOutcome, Playbooks, VerifyOutcome, policy_data
+from ..status import (
+    enactment_conditions,
+    now,
+    policy_conditions,
+    replacing,
+    same_conditions,
+    stamp,
+    true_conditions,
+    utcnow,
+)
+from . import plan as planning
+
+log = logging.getLogger(__name__)
+
+LOCK_WAIT_SECONDS = 2.0
+
+
+@dataclass
+class Context:
+    config: Config
+    api: Api
+    playbooks: Playbooks
+    # Told the nodes a run just changed (the report loop refreshes their NNS).
+    applied: Callable[[list[str]], None] = lambda nodes: None
+
+
+class Rollout:
+    """One step's view of a policy: the policy, its nodes and its enactments, and the writes."""
+
+    def __init__(self, ctx: Context, policy: dict, nodes: dict[str, NodeView]) -> None:
+        self.ctx = ctx
+        self.policy = policy
+        self.name = policy["metadata"]["name"]
+        self.generation = policy["metadata"]["generation"]
+        self.spec = policy.get("spec") or {}
+        selector = self.spec.get("nodeSelector")
+        self.selected = {n: v for n, v in nodes.items() if v.selected_by(selector)}
+        self.ready = sorted(n for n, v in self.selected.items() if v.ready)
+        existing = {
+            e["metadata"]["labels"][NODE_LABEL]: e for e in ctx.api.list_enactments(self.name)
+        }
+        # A NotReady node keeps its enactment (it may come back) but takes no part in the rollout.
+        self.everything = self._sync_enactments(existing)
+        self.enactments = {node: self.everything[node] for node in self.ready}
+
+    def _sync_enactments(self, existing: dict[str, dict]) -> dict[str, dict]:
+        """One enactment per selected node; enactments of nodes that stopped matching go."""
+        for node, enactment in list(existing.items()):
+            if node not in self.selected:
+                self.ctx.api.delete_enactment(enactment["metadata"]["name"])
+                del existing[node]
+        for node in sorted(self.selected):
+            if node not in existing:
+                existing[node] = self.ctx.api.create_enactment(node, self.policy)
+                log.info("created enactment %s", enactment_name(node, self.name))
+        return existing
+
+    # Enactment writes
+
+    def set_enactment(self, node: str, true_type: str, reason: str, message: str, **fields) -> None:
+        """Write a node's enactment status and keep what the API server now holds."""
+        enactment = self.enactments[node]
+        previous = enactment.get("status") or {}
+        conditions = enactment_conditions(
+            true_type, reason, message, previous.get("conditions") or []
+        )
+        status = dict(fields, policyGeneration=self.generation, conditions=conditions)
+        if "desiredState" in fields:  # a key the new state drops must not linger
+            status["desiredState"] = replacing(previous.get("desiredState"), fields["desiredState"])
+        self.enactments[node] = self.ctx.api.patch_enactment_status(
+            enactment["metadata"]["name"], status
+        )
+
+    def enactment_event(self, node: str, reason: str, message: str, kind: str = "Normal") -> None:
+        self.ctx.api.event(self.enactments[node], reason, message, kind)
+
+    def retries(self, node: str) -> int:
+        """Failed attempts to reach the node for this generation."""
+        status = self.enactments[node].get("status") or {}
+        if status.get("policyGeneration") != self.generation:
+            return 0
+        return status.get("retryCount") or 0
+
+    # The step
+
+    def run(self) -> float | None:
+        the_plan = planning.plan(
+            self.ready, self.enactments, self.generation, self.spec.get("maxUnavailable"), utcnow()
+        )
+        next_due = the_plan.wait_seconds
+        if the_plan.verify:
+            next_due = self.configure(the_plan.verify, verify=True)
+        elif the_plan.abort:
+            self.abort(the_plan)
+        elif the_plan.batch:
+            failed = the_plan.count(planning.FAILED)
+            self.write_policy_status(unavailable=len(the_plan.batch) + failed)
+            next_due = self.configure(the_plan.batch, verify=False)
+        self.everything.update(self.enactments)
+        self.write_policy_status(unavailable=self.unavailable())
+        return next_due
+
+    def unavailable(self) -> int:
+        phases = [planning.enactment_phase(e, self.generation) for e in self.enactments.values()]
+        return sum(1 for p in phases if p in (planning.FAILED, planning.RETRYING))
+
+    def abort(self, the_plan: planning.Plan) -> None:
+        message = (
+            f"configuration aborted: {the_plan.count(planning.FAILED)} nodes failed, "
+            f"which reaches maxUnavailable ({the_plan.limit})"
+        )
+        for node in the_plan.abort:
+            self.set_enactment(node, "Aborted", "ConfigurationAborted", message)
+        not_configured = ", ".join(the_plan.abort)
+        self.ctx.api.event(
+            self.policy,
+            "ConfigurationAborted",
+            f"{message}; not configured: {not_configured}",
+            "Warning",
+        )
+        log.warning("policy %s: %s (%s)", self.name, message, not_configured)
+
+    def configure(self, wanted: list[str], verify: bool) -> float | None:
+        """One run over the nodes of a batch (apply) or of cut-off runs (verify)."""
+        desired = self.spec.get("desiredState") or {}
+        reachable = [n for n in wanted if self.selected[n].address]
+        for node in wanted:
+            if node not in reachable:
+                message = (
+                    f"Node {node} has no {self.ctx.config.address_type} address to reach it at"
+                )
+                self.set_enactment(
+                    node, "Failing", "FailedToConfigure", message, desiredState=desired
+                )
+        with locks.holding(reachable) as held:
+            if not held:
+                return LOCK_WAIT_SECONDS if reachable else 0
+            for node in held:
+                self.mark_progressing(node, verify, desired)
+            if verify:
+                return self.record_verified(self.run_playbook(held, verify=True))
+            outcomes_by_node = self.run_playbook(held, verify=False)
+            self.ctx.applied(held)
+            return self.record_applied(outcomes_by_node)
+
+    def mark_progressing(self, node: str, verify: bool, desired: dict) -> None:
+        if verify:
+            message = "checking the outcome of a run cut off by an operator restart"
+        else:
+            message = f"applying generation {self.generation} of the policy"
+        retries = self.retries(node)
+        self.set_enactment(
+            node,
+            "Progressing",
+            "ConfigurationProgressing",
+            message,
+            desiredState=desired,
+            retryCount=retries,
+        )
+        if not verify:
+            self.enactment_event(
+                node,
+                "ConfigurationProgressing",
+                f"applying generation {self.generation} of policy {self.name}",
+            )
+
+    def run_playbook(self, nodes: list[str], verify: bool) -> dict:
+        addresses = {n: v.address for n, v in self.selected.items() if v.address}
+        run = self.ctx.playbooks.verify if verify else self.ctx.playbooks.apply
+        record = {"policy": self.name, "generation": self.generation}
+        return run(addresses, policy_data(self.spec), f"nncp-{self.name}", record, limit=nodes)
+
+    def record_applied(self, outcomes_by_node: dict[str, ApplyOutcome]) -> float | None:
+        due = []
+        for node, outcome in outcomes_by_node.items():
+            decision = outcomes.record_outcome(
+                EnactmentSink(self, node),
+                outcome,
+                self.retries(node),
+                self.ctx.config.max_retries,
+                applied=f"successfully configured (generation {self.generation})",
+                event_message=f"generation {self.generation} of policy {self.name} is applied",
+            )
+            if decision.retry_in is not None:
+                due.append(decision.retry_in)
+        return min(due) if due else 0
+
+    def record_verified(self, outcomes_by_node: dict[str, VerifyOutcome]) -> float | None:
+        due = []
+        for node, outcome in outcomes_by_node.items():
+            if outcome.in_place:
+                message = "successfully configured (checked after an operator restart)"
+                self.set_enactment(node, "Available", "SuccessfullyConfigured", message)
+            elif outcome.unreachable:
+                unreached = ApplyOutcome(False, outcome.message, transient=True)
+                decision = outcomes.record_outcome(
+                    EnactmentSink(self, node),
+                    unreached,
+                    self.retries(node),
+                    self.ctx.config.max_retries,
+                    applied="",
+                    event_message="",
+                )
+                if decision.retry_in is not None:
+                    due.append(decision.retry_in)
+            else:
+                message = "a run cut off by an operator restart did not configure the node; it is configured again"
+                self.set_enactment(node, "Pending", "ConfigurationPending", message)
+                due.append(0)
+        return min(due) if due else 0
+
+    # The policy's own status
+
+    def write_policy_status(self, unavailable: int) -> None:
+        """The policy's conditions over its Ready nodes, plus NotReady ones that already finished
+        this generation (a node cut off by a failed change must not hide the failure)."""
+        phases = {
+            n: planning.enactment_phase(e, self.generation) for n, e in self.everything.items()
+        }
+        finished = (planning.AVAILABLE, planning.FAILED, planning.ABORTED)
+        counted = {n: p for n, p in phases.items() if n in self.ready or p in finished}
+        summary = planning.policy_summary(counted, len(phases) - len(counted))
+        previous = self.policy.get("status") or {}
+        conditions = policy_conditions(summary, previous.get("conditions") or [])
+        unchanged = (
+            same_conditions(previous.get("conditions") or [], conditions)
+            and previous.get("unavailableNodeCount") == unavailable
+            and previous.get("observedGeneration") == self.generation
+        )
+        if unchanged:
+            return
+        status = {
+            "conditions": conditions,
+            "unavailableNodeCount": unavailable,
+            "lastUnavailableNodeCountUpdate": now(),
+            "observedGeneration": self.generation,
+        }
+        self.ctx.api.patch_policy_status(self.name, status)
+        self.policy["status"] = dict(previous, **status)
+        was = true_conditions(previous.get("conditions"))
+        if summary["Available"] == "True" and "Available" not in was and phases:
+            self.ctx.api.event(self.policy, summary["reason"], summary["message"])
+        if summary["Degraded"] == "True" and "Degraded" not in was:
+            self.ctx.api.event(self.policy, summary["reason"], summary["message"], "Warning")
+
+
+class EnactmentSink:
+    """Where outcomes.record_outcome writes a node's outcome: its enactment."""
+
+    def __init__(self, rollout: Rollout, node: str) -> None:
+        self.rollout = rollout
+        self.node = node
+        self.label = f"policy {rollout.name} on {node}"
+
+    def write(self, decision: Decision) -> None:
+        rendered = {"desiredState": decision.rendered_state} if decision.rendered_state else {}
+        if decision.result == outcomes.APPLIED:
+            self.rollout.set_enactment(
+                self.node, "Available", decision.reason, decision.message, **rendered
+            )
+        elif decision.result == outcomes.RETRY:
+            due = utcnow() + datetime.timedelta(seconds=decision.retry_in or 0)
+            self.rollout.set_enactment(
+                self.node,
+                "Pending",
+                decision.reason,
+                decision.message,
+                retryCount=decision.retry_count,
+                nextRetryTime=stamp(due),
+            )
+        else:
+            self.rollout.set_enactment(
+                self.node,
+                "Failing",
+                "FailedToConfigure",
+                decision.message,
+                retryCount=decision.retry_count,
+                failedProbe=decision.failed_probe,
+                **rendered,
+            )
+
+    def event(self, reason: str, message: str, kind: str) -> None:
+        self.rollout.enactment_event(self.node, reason, message, kind)
+
+
+def step(ctx: Context, name: str, nodes: dict[str, NodeView]) -> float | None:
+    """Advance the rollout of policy `name` by one step, over the Nodes in `nodes`.
+
+    Returns when the next step is due: 0 for at once, seconds to wait (a retry's backoff, a
+    node busy with another run), or None when there is nothing to do until something changes.
+    """
+    policy = ctx.api.get_policy(name)
+    if policy is None or policy["metadata"].get("deletionTimestamp"):
+        return None
+    try:
+        return Rollout(ctx, policy, nodes).run()
+    except Gone:
+        log.info("policy %s was deleted during its rollout", name)
+        return None

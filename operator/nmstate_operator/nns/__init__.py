@@ -1,0 +1,1 @@
+"""NodeNetworkState: applying a desired state patched onto it, and report rounds."""

@@ -1,0 +1,115 @@
+"""The seed's direct flow: a desiredState patched onto a NodeNetworkState is applied to its node."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from .. import locks, outcomes
+from ..api import Api
+from ..config import Config
+from ..nodes import NodeView
+from ..outcomes import Decision
+from ..playbooks import Playbooks
+from ..status import nns_conditions, now, replacing, stamp, utcnow, without_nulls
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(RuntimeError):
+    """The node could not be reached; try again after `delay` seconds (the status says so)."""
+
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class NnsStatus:
+    """An NNS's apply status (lastApply and the conditions that follow from it)."""
+
+    def __init__(self, api: Api, nns: dict) -> None:
+        self.api = api
+        self.nns = nns
+        self.name = nns["metadata"]["name"]
+        self.generation = nns["metadata"].get("generation")
+        self.label = f"NNS {self.name}"
+
+    def write_last_apply(self, result: str, message: str | None = None, **fields) -> None:
+        last_apply = dict(fields, generation=self.generation, result=result, time=now())
+        if message is not None:
+            last_apply["message"] = message
+        previous = self.nns.get("status") or {}
+        conditions = nns_conditions(previous.get("conditions") or [], self.generation, last_apply)
+        status = {
+            "lastApply": replacing(previous.get("lastApply"), last_apply),
+            "conditions": conditions,
+            "observedGeneration": self.generation,
+        }
+        self.api.patch_nns_status(self.name, status)
+        self.nns["status"] = without_nulls(dict(previous, **status))
+
+    # outcomes.OutcomeSink
+
+    def write(self, decision: Decision) -> None:
+        if decision.result == outcomes.APPLIED:
+            self.write_last_apply("applied")
+        elif decision.result == outcomes.RETRY:
+            due = utcnow() + datetime.timedelta(seconds=decision.retry_in or 0)
+            self.write_last_apply(
+                "failed",
+                decision.message,
+                retryCount=decision.retry_count,
+                nextRetryTime=stamp(due),
+            )
+        else:
+            self.write_last_apply("failed", decision.message, retryCount=decision.retry_count)
+
+    def event(self, reason: str, message: str, kind: str = "Normal") -> None:
+        self.api.event(self.nns, reason, message, kind)
+
+
+def record_cleared(api: Api, nns: dict) -> None:
+    """spec.desiredState was removed: nothing to apply, and no old failure to keep showing."""
+    NnsStatus(api, nns).write_last_apply("cleared")
+
+
+def apply_desired_state(
+    config: Config, api: Api, playbooks: Playbooks, nns: dict, node: NodeView | None, retries: int
+) -> None:
+    """Apply spec.desiredState to the NNS's node through the collection's apply playbook.
+
+    `retries` counts the earlier attempts that could not reach the node. Raises RetryLater when
+    the node cannot be reached and the retry budget allows another attempt.
+    """
+    target = NnsStatus(api, nns)
+    if node is None:
+        message = f"there is no Node {target.name} to apply the desired state to"
+        target.write_last_apply("failed", message)
+        target.event("FailedToConfigure", message, "Warning")
+        return
+    generation = target.generation
+    desired = (nns.get("spec") or {}).get("desiredState")
+    if node.address:
+        target.write_last_apply("progressing")
+        target.event(
+            "ConfigurationProgressing", f"applying the desired state (generation {generation})"
+        )
+        with locks.holding([node.name], wait=True):
+            record = {"nns": target.name, "generation": generation}
+            applied = playbooks.apply(
+                {node.name: node.address}, desired, f"nns-{node.name}", record
+            )
+        outcome = applied[node.name]
+    else:
+        message = f"Node {node.name} has no {config.address_type} address"
+        outcome = outcomes.ApplyOutcome(False, message, transient=True)
+    decision = outcomes.record_outcome(
+        target,
+        outcome,
+        retries,
+        config.max_retries,
+        applied="the desired state is applied",
+        event_message=f"the desired state is applied (generation {generation})",
+    )
+    if decision.retry_in is not None:
+        raise RetryLater(decision.message, decision.retry_in)

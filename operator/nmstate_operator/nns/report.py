@@ -1,0 +1,120 @@
+"""NodeNetworkState status from report runs: written only when what nmstate reports changed,
+and when to report (every node per interval, applied nodes at once)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from .. import locks, metrics
+from ..api import Api, Gone
+from ..nodes import NodeView
+from ..playbooks import Playbooks, ReportOutcome
+from ..status import canonical, nns_conditions, now, same_conditions
+
+log = logging.getLogger(__name__)
+
+
+def status_for(outcome: ReportOutcome, nns: dict) -> dict:
+    """The NNS status a report outcome calls for (conditions with fresh times)."""
+    previous = nns.get("status") or {}
+    generation = (nns.get("metadata") or {}).get("generation")
+    conditions = previous.get("conditions") or []
+    last_apply = previous.get("lastApply")
+    if outcome.report:
+        return {
+            "currentState": outcome.report["current_state"],
+            "handlerNmstateVersion": outcome.report["nmstate_version"],
+            "lastSuccessfulUpdateTime": now(),
+            "conditions": nns_conditions(conditions, generation, last_apply),
+        }
+    reason = "NodeUnreachable" if outcome.unreachable else "ReportFailed"
+    failing = nns_conditions(conditions, generation, last_apply, outcome.message, reason)
+    return {"conditions": failing}
+
+
+def needs_write(previous: dict, new: dict) -> bool:
+    if not same_conditions(previous.get("conditions") or [], new["conditions"]):
+        return True
+    if "currentState" not in new:
+        return False
+    state_changed = canonical(previous.get("currentState")) != canonical(new["currentState"])
+    return state_changed or previous.get("handlerNmstateVersion") != new["handlerNmstateVersion"]
+
+
+def report_round(
+    api: Api, playbooks: Playbooks, nodes: dict[str, NodeView], only: set[str] | None = None
+) -> dict:
+    """One report run over `nodes` (or those in `only`); returns counts for logs and metrics."""
+    targets = {
+        name: view.address
+        for name, view in nodes.items()
+        if view.address and (only is None or name in only)
+    }
+    counts = {"nodes": len(targets), "writes": 0, "unreachable": 0}
+    # A node that another run holds (an apply) sits this round out: one run per node at a time.
+    with locks.holding(sorted(targets)) as held:
+        reports = playbooks.report({name: targets[name] for name in held}) if held else {}
+    if not reports:
+        return counts
+    existing = api.list_nns()
+    for name, outcome in reports.items():
+        nns = existing.get(name)
+        if nns is None:
+            continue  # the Node handler creates it; the next round fills it
+        counts["unreachable"] += outcome.unreachable
+        new = status_for(outcome, nns)
+        if "currentState" in new:
+            metrics.observe_report(name, new["currentState"])
+        if needs_write(nns.get("status") or {}, new):
+            try:
+                api.patch_nns_status(name, new)
+            except Gone:
+                continue  # its Node went during the round
+            counts["writes"] += 1
+    log.info(
+        "report round: %(nodes)d nodes, %(writes)d status writes, %(unreachable)d unreachable",
+        counts,
+    )
+    return counts
+
+
+def refresh_policy_metrics(api: Api) -> None:
+    metrics.observe_policies(api.list_policies(), api.list_enactments())
+
+
+class ReportRequests:
+    """When to report, and on which nodes: every node once per interval, and right away on the
+    nodes an apply just changed (a report over all nodes after every batch of a large rollout
+    would cost more than the rollout)."""
+
+    def __init__(self, interval: float, clock=time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.next_full = clock()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._nodes: set[str] = set()
+        self._full = False
+
+    def request(self, nodes: list[str] | None = None) -> None:
+        """Report soon: on `nodes`, or on every node when None."""
+        with self._lock:
+            if nodes is None:
+                self._full = True
+            else:
+                self._nodes.update(nodes)
+        self._wake.set()
+
+    def next_round(self) -> set[str] | None:
+        """Block until a round is due; returns its nodes, or None for every node."""
+        self._wake.wait(max(0.0, self.next_full - self.clock()))
+        with self._lock:
+            self._wake.clear()
+            full = self._full or self.clock() >= self.next_full
+            nodes, self._nodes, self._full = self._nodes, set(), False
+        if full:
+            self.next_full = self.clock() + self.interval
+            return None
+        return nodes

@@ -1,0 +1,59 @@
+"""The Nodes as the operator needs them, kept by a kopf index instead of listed again.
+
+kopf fills the index from its watch of Nodes (one entry per Node name). Steps and report
+rounds run in worker threads, so they get a snapshot taken in the event loop, never the live
+index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils.k8s_node import (
+    address_of,
+    node_summary,
+)
+
+
+@dataclass(frozen=True)
+class NodeView:
+    name: str
+    uid: str
+    labels: tuple[tuple[str, str], ...]
+    ready: bool
+    address: str | None
+
+    @classmethod
+    def from_node(cls, node: Mapping, address_type: str) -> NodeView:
+        summary = node_summary(node)
+        return cls(
+            name=summary["name"],
+            uid=summary["uid"],
+            labels=tuple(sorted(summary["labels"].items())),
+            ready=summary["ready"],
+            address=address_of(summary["addresses"], address_type),
+        )
+
+    def label_map(self) -> dict[str, str]:
+        return dict(self.labels)
+
+    def selected_by(self, selector: dict | None) -> bool:
+        """kubernetes-nmstate's nodeSelector: every key present with an equal value."""
+        labels = self.label_map()
+        return all(labels.get(key) == value for key, value in (selector or {}).items())
+
+
+def snapshot(index: Mapping) -> dict[str, NodeView]:
+    """The index's nodes by name (call in the event loop: kopf changes the index there)."""
+    views = {}
+    for name, store in list(index.items()):
+        view = next(iter(store), None)
+        if view is not None:
+            views[name] = view
+    return views
+
+
+def lookup(index: Mapping, name: str) -> NodeView | None:
+    """One node from the index (call in the event loop)."""
+    return next(iter(index.get(name, ())), None)

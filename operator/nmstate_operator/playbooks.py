@@ -1,0 +1,152 @@
+"""The collection's playbooks as the operator uses them: apply, verify and report.
+
+This is where a CR's data becomes a playbook run, and where a run's facts become an outcome
+per node. It owns the playbook names, the fact keys the roles set, and how long a message may
+get before it is cut.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .config import Config
+from .runs import HostOutcome, RunResult, run_playbook
+from .status import TRUE_STRINGS
+
+log = logging.getLogger(__name__)
+
+APPLY = "nodenet.nmstate.apply"
+VERIFY = "nodenet.nmstate.verify"
+REPORT = "nodenet.nmstate.report"
+APPLY_FACT = "nmstate_apply_result"
+VERIFY_FACT = "nmstate_verify_result"
+REPORT_FACT = "nmstate_report"
+STATE_VARIABLE = "nmstate_desired_state"  # reaches the playbook as nmstate_desired_state_file
+
+STATUS_MESSAGE_LIMIT = 2000  # conditions and status messages keep the end, where causes are
+REPORT_MESSAGE_LIMIT = 1000
+RUN_TAIL_LIMIT = 500
+
+
+def cut(message: str, limit: int = STATUS_MESSAGE_LIMIT) -> str:
+    """The end of a long message (nmstate and Ansible put the cause last)."""
+    return message[-limit:]
+
+
+@dataclass
+class ApplyOutcome:
+    """What the apply role reported for one node."""
+
+    applied: bool
+    message: str = ""
+    rolled_back: bool = False
+    failed_probe: dict | None = None
+    rendered_state: dict | None = None  # what nmstate rendered from a policy with capture
+    # Nothing reached the node (unreachable before the transaction, or the run did not start):
+    # worth another attempt.
+    transient: bool = False
+
+
+@dataclass
+class VerifyOutcome:
+    in_place: bool
+    unreachable: bool
+    message: str = ""
+
+
+@dataclass
+class ReportOutcome:
+    report: dict | None  # current_state and nmstate_version, when the node answered
+    unreachable: bool
+    message: str = ""
+
+
+def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> ApplyOutcome:
+    if outcome is None:
+        return ApplyOutcome(False, "the node was not part of the run", transient=True)
+    result = outcome.facts.get(APPLY_FACT) or {}
+    rendered = result.get("rendered_state")
+    rendered = rendered if isinstance(rendered, dict) else None
+    if outcome.ok and result.get("applied") in TRUE_STRINGS:
+        return ApplyOutcome(True, rendered_state=rendered)
+    message = str(result.get("msg") or "; ".join(outcome.failures) or "")
+    if not message and run is not None:
+        tail = run.stdout_tail[-RUN_TAIL_LIMIT:]
+        message = f"the apply run ended {run.status} (rc {run.rc}): {tail}"
+    probe = result.get("failed_probe")
+    return ApplyOutcome(
+        applied=False,
+        message=message or "the apply run failed",
+        rolled_back=result.get("rolled_back") in TRUE_STRINGS,
+        failed_probe=probe if isinstance(probe, dict) else None,
+        rendered_state=rendered,
+        transient=not result and (outcome.unreachable or not outcome.failures),
+    )
+
+
+def verify_outcome(outcome: HostOutcome | None) -> VerifyOutcome:
+    if outcome is None:
+        return VerifyOutcome(False, False, "the node was not part of the run")
+    facts = outcome.facts.get(VERIFY_FACT) or {}
+    in_place = outcome.ok and facts.get("in_place") in TRUE_STRINGS
+    return VerifyOutcome(in_place, outcome.unreachable, "; ".join(outcome.failures))
+
+
+def report_outcome(outcome: HostOutcome | None) -> ReportOutcome:
+    report = outcome.facts.get(REPORT_FACT) if outcome else None
+    if report:
+        return ReportOutcome(report, False)
+    message = "; ".join(outcome.failures) if outcome and outcome.failures else "no report"
+    return ReportOutcome(
+        None, outcome is None or outcome.unreachable, cut(message, REPORT_MESSAGE_LIMIT)
+    )
+
+
+def policy_data(spec: dict) -> dict:
+    """What an apply or verify run gets as its desired state: the state, or with capture an
+    nmpolicy that the nodes render from their own state (nmstate's policy support)."""
+    desired = spec.get("desiredState") or {}
+    if spec.get("capture"):
+        return {"capture": spec["capture"], "desiredState": desired}
+    return desired
+
+
+class Playbooks:
+    """Runs of the collection's playbooks over nodes (name -> address)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def apply(
+        self, nodes: dict[str, str], state: dict, purpose: str, record: dict, limit=None
+    ) -> dict[str, ApplyOutcome]:
+        """Apply `state` safely (probes, rollback on the node) on `limit` (default: all nodes)."""
+        result = self._run(APPLY, nodes, purpose, state, limit, dict(record, kind="apply"))
+        return {node: apply_outcome(result.hosts.get(node), result) for node in result.hosts}
+
+    def verify(
+        self, nodes: dict[str, str], state: dict, purpose: str, record: dict, limit=None
+    ) -> dict[str, VerifyOutcome]:
+        """Whether `state` is in place (after the node's running transaction, if any, ends)."""
+        result = self._run(VERIFY, nodes, purpose, state, limit, dict(record, kind="verify"))
+        return {node: verify_outcome(result.hosts.get(node)) for node in result.hosts}
+
+    def report(self, nodes: dict[str, str]) -> dict[str, ReportOutcome]:
+        result = run_playbook(self.config, REPORT, nodes, "report", record={"kind": "report"})
+        return {node: report_outcome(result.hosts.get(node)) for node in nodes}
+
+    def _run(self, playbook, nodes, purpose, state, limit, record) -> RunResult:
+        result = run_playbook(
+            self.config,
+            playbook,
+            nodes,
+            purpose,
+            {STATE_VARIABLE: state},
+            limit=limit,
+            record=record,
+            settings=self.config.apply_settings(),
+        )
+        over = ", ".join(sorted(limit if limit is not None else nodes))
+        log.info("%s over %s ended %s in %.1f s", playbook, over, result.status, result.duration)
+        return result

@@ -1,0 +1,152 @@
+"""In-memory stand-ins for the Kubernetes API and for ansible-runner runs."""
+
+from __future__ import annotations
+
+import copy
+
+from nmstate_operator.api import NODE_LABEL, POLICY_LABEL, Gone, enactment_name
+from nmstate_operator.nodes import NodeView
+from nmstate_operator.runs import HostOutcome, RunResult
+
+STATE = {"interfaces": [{"name": "br1", "type": "linux-bridge", "state": "up"}]}
+
+
+def merge_patch(target, patch):
+    """RFC 7386 JSON merge patch, as the API server applies it: null deletes, maps merge."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def node(name, labels=None, ready=True, address=None):
+    """A NodeView as the index holds it."""
+    body = {
+        "metadata": {"name": name, "uid": f"uid-{name}", "labels": labels or {"role": "x"}},
+        "status": {
+            "addresses": [
+                {
+                    "type": "InternalIP",
+                    "address": f"10.0.0.{name[-1]}" if address is None else address,
+                }
+            ],
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
+    return NodeView.from_node(body, "InternalIP")
+
+
+class FakeApi:
+    """Policies, enactments, NNS and Events in memory, behind api.Api's methods."""
+
+    def __init__(self, max_unavailable=1):
+        self.policy = {
+            "apiVersion": "nmstate.io/v1",
+            "kind": "NodeNetworkConfigurationPolicy",
+            "metadata": {"name": "p", "uid": "u1", "generation": 1},
+            "spec": {
+                "nodeSelector": {"role": "x"},
+                "desiredState": STATE,
+                "maxUnavailable": max_unavailable,
+            },
+        }
+        self.enactments: dict[str, dict] = {}
+        self.nns: dict[str, dict] = {}
+        self.events: list[tuple[str, str, str]] = []
+        self.messages: list[str] = []
+        self.status_writes: list[dict] = []
+        self.created_nns: list[str] = []
+
+    def get_policy(self, name):
+        return copy.deepcopy(self.policy) if self.policy else None
+
+    def list_policies(self):
+        return [copy.deepcopy(self.policy)] if self.policy else []
+
+    def list_enactments(self, policy=None):
+        return copy.deepcopy(list(self.enactments.values()))
+
+    def create_enactment(self, node_name, policy):
+        name = enactment_name(node_name, policy["metadata"]["name"])
+        labels = {NODE_LABEL: node_name, POLICY_LABEL: policy["metadata"]["name"]}
+        self.enactments[name] = {
+            "apiVersion": "nmstate.io/v1beta1",
+            "kind": "NodeNetworkConfigurationEnactment",
+            "metadata": {"name": name, "labels": labels},
+        }
+        return copy.deepcopy(self.enactments[name])
+
+    def delete_enactment(self, name):
+        self.enactments.pop(name)
+
+    def patch_enactment_status(self, name, status):
+        if name not in self.enactments:
+            raise Gone(name)
+        self.enactments[name] = merge_patch(self.enactments[name], {"status": status})
+        return copy.deepcopy(self.enactments[name])
+
+    def patch_policy_status(self, name, status):
+        self.status_writes.append(status)
+        self.policy = merge_patch(self.policy, {"status": status})
+        return copy.deepcopy(self.policy)
+
+    def ensure_nns(self, name, uid):
+        self.created_nns.append(name)
+        return self.nns.setdefault(name, {"metadata": {"name": name}}) is not None
+
+    def list_nns(self):
+        return copy.deepcopy(self.nns)
+
+    def patch_nns_status(self, name, status):
+        if name not in self.nns:
+            raise Gone(name)
+        self.status_writes.append(status)
+        self.nns[name] = merge_patch(self.nns[name], {"status": status})
+        return copy.deepcopy(self.nns[name])
+
+    def event(self, obj, reason, message, kind="Normal"):
+        self.events.append((obj["metadata"]["name"], reason, kind))
+        self.messages.append(message)
+
+
+class FakeRuns:
+    """Stands in for runs.run_playbook: records every run, answers per node as scripted."""
+
+    def __init__(self, outcomes=None):
+        self.outcomes = outcomes or {}
+        self.runs: list[tuple[str, list[str], dict]] = []
+        self.data: list[dict] = []
+
+    def __call__(self, config, playbook, nodes, purpose, data_files=None, **options):
+        limit = options.get("limit")
+        targets = list(limit) if limit is not None else sorted(nodes)
+        self.runs.append((playbook, targets, dict(options.get("record") or {})))
+        self.data.append(copy.deepcopy(data_files))
+        return RunResult("successful", 0, {name: self.host(name) for name in targets})
+
+    def host(self, name):
+        outcome = self.outcomes.get(name, "applied")
+        if outcome == "applied":
+            return HostOutcome(facts={"nmstate_apply_result": {"applied": True}})
+        if outcome == "in_place":
+            return HostOutcome(facts={"nmstate_verify_result": {"in_place": True}})
+        if outcome == "unreachable":
+            return HostOutcome(ok=False, unreachable=True, failures=["ssh: no route"])
+        if outcome == "reported":
+            report = {"current_state": STATE, "nmstate_version": "2.2.62"}
+            return HostOutcome(facts={"nmstate_report": report})
+        result = {"applied": False, "msg": outcome}
+        return HostOutcome(ok=False, facts={"nmstate_apply_result": result}, failures=[outcome])
+
+
+class Config:
+    address_type = "InternalIP"
+    max_retries = 2
+
+    def apply_settings(self):
+        return {}

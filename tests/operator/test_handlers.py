@@ -1,0 +1,124 @@
+"""The kopf handlers' own decisions, called as kopf calls them, with a fake memo."""
+
+import asyncio
+
+import kopf
+import pytest
+from fakes import Config, FakeApi
+from nmstate_operator import handlers
+from nmstate_operator.nns import apply as nns_apply
+from nmstate_operator.nns.report import ReportRequests
+
+
+class FakeScheduler:
+    def __init__(self):
+        self.known, self.woken, self.woken_all, self.forgotten = set(), [], 0, []
+
+    def wake(self, name):
+        self.woken.append(name)
+
+    def wake_all(self):
+        self.woken_all += 1
+
+    def forget(self, name):
+        self.forgotten.append(name)
+
+
+@pytest.fixture
+def memo():
+    memo = kopf.Memo()
+    memo.config = Config()
+    memo.api = FakeApi()
+    memo.scheduler = FakeScheduler()
+    memo.reports = ReportRequests(60)
+    memo.nodes_by_name = {}
+    memo.nodes_listed = asyncio.Event()
+    return memo
+
+
+def node_body(name="n1", labels=None, ready="True", address="10.0.0.1", heartbeat="t1"):
+    return {
+        "metadata": {"name": name, "uid": "u1", "labels": labels or {"role": "x"}},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": address}],
+            "conditions": [{"type": "Ready", "status": ready, "lastHeartbeatTime": heartbeat}],
+        },
+    }
+
+
+def index(memo, body):
+    """As kopf does: call the indexing function and keep its result in the index."""
+    entry = handlers.nodes_by_name(name=body["metadata"]["name"], body=body, memo=memo)
+    memo.nodes_by_name.update({name: [view] for name, view in entry.items()})
+
+
+def test_only_what_rollouts_depend_on_wakes_them(memo):
+    index(memo, node_body())
+    assert memo.scheduler.woken_all == 1  # a new node
+    index(memo, node_body(heartbeat="t2"))
+    assert memo.scheduler.woken_all == 1  # a heartbeat alone
+    index(memo, node_body(labels={"role": "y"}))
+    index(memo, node_body(labels={"role": "y"}, ready="False"))
+    index(memo, node_body(labels={"role": "y"}, ready="False", address="10.0.0.2"))
+    assert memo.scheduler.woken_all == 4
+
+
+def test_a_new_node_gets_its_nns_once_and_is_reported(memo):
+    seen = handlers.node_seen
+    asyncio.run(
+        seen(event={"type": "ADDED"}, name="n1", body=node_body(), memo=memo, nns_by_name={})
+    )
+    assert memo.api.created_nns == ["n1"] and memo.nodes_listed.is_set()
+    assert memo.reports.next_round() is None  # the first round covers every node
+    asyncio.run(
+        seen(
+            event={"type": "MODIFIED"},
+            name="n1",
+            body=node_body(),
+            memo=memo,
+            nns_by_name={"n1": [True]},
+        )
+    )
+    assert memo.api.created_nns == ["n1"]
+
+
+def test_a_deleted_node_wakes_the_rollouts(memo):
+    asyncio.run(
+        handlers.node_seen(
+            event={"type": "DELETED"}, name="n1", body=node_body(), memo=memo, nns_by_name={}
+        )
+    )
+    assert memo.scheduler.woken_all == 1 and memo.api.created_nns == []
+
+
+def policy_body(generation=2, observed=2):
+    return {
+        "metadata": {"name": "p", "generation": generation},
+        "status": {"observedGeneration": observed},
+    }
+
+
+def test_a_policy_is_stepped_on_change_but_not_on_its_own_status_write(memo):
+    seen = handlers.policy_seen
+    asyncio.run(seen(event={"type": "ADDED"}, name="p", body=policy_body(), memo=memo))
+    memo.scheduler.known.add("p")
+    asyncio.run(seen(event={"type": "MODIFIED"}, name="p", body=policy_body(), memo=memo))
+    asyncio.run(seen(event={"type": "MODIFIED"}, name="p", body=policy_body(3, 2), memo=memo))
+    asyncio.run(seen(event={"type": "DELETED"}, name="p", body=policy_body(), memo=memo))
+    assert memo.scheduler.woken == ["p", "p"] and memo.scheduler.forgotten == ["p"]
+
+
+def test_an_unreachable_nns_node_becomes_kopfs_temporary_error_with_the_backoff(memo, monkeypatch):
+    def unreachable(*args):
+        raise nns_apply.RetryLater("attempt 1 of 3 failed", 4.0)
+
+    monkeypatch.setattr(nns_apply, "apply_desired_state", unreachable)
+    memo.playbooks = None
+    body = {"metadata": {"name": "n1"}, "spec": {"desiredState": {"interfaces": []}}}
+    with pytest.raises(kopf.TemporaryError) as raised:
+        asyncio.run(
+            handlers.nns_desired_state_changed(
+                name="n1", body=body, new={"x": 1}, retry=0, memo=memo
+            )
+        )
+    assert raised.value.delay == 4.0

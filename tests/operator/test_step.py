@@ -1,0 +1,174 @@
+"""A policy's rollout step by step, with the Kubernetes API and the runs faked."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import Config, FakeApi, FakeRuns, node
+from nmstate_operator import playbooks
+from nmstate_operator.nncp import plan, step
+from nmstate_operator.playbooks import Playbooks
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    def make(nodes, max_unavailable=1, outcomes=None):
+        api = FakeApi(max_unavailable)
+        runs = FakeRuns(outcomes)
+        monkeypatch.setattr(playbooks, "run_playbook", runs)
+        ctx = step.Context(Config(), api, Playbooks(Config()))
+        return api, runs, Stepper(ctx, {view.name: view for view in nodes})
+
+    return make
+
+
+class Stepper:
+    def __init__(self, ctx, nodes):
+        self.ctx = ctx
+        self.nodes = nodes
+
+    def step(self):
+        return step.step(self.ctx, "p", self.nodes)
+
+    def until_idle(self, limit=20):
+        for _ in range(limit):
+            if self.step() is None:
+                return
+        raise AssertionError("the rollout never went idle")
+
+
+def phase(api, node_name):
+    enactment = api.enactments.get(f"{node_name}.p")
+    return plan.enactment_phase(enactment, api.policy["metadata"]["generation"])
+
+
+def policy_condition(api, kind):
+    return next(c for c in api.policy["status"]["conditions"] if c["type"] == kind)
+
+
+def test_batches_never_exceed_max_unavailable_and_each_is_one_run(cluster):
+    api, runs, rollout = cluster([node(f"n{i}") for i in range(1, 6)], max_unavailable=2)
+    rollout.until_idle()
+    assert [limit for _, limit, _ in runs.runs] == [["n1", "n2"], ["n3", "n4"], ["n5"]]
+    expected = {"kind": "apply", "policy": "p", "generation": 1}
+    assert all(record == expected for _, _, record in runs.runs)
+    assert policy_condition(api, "Available")["message"] == "5/5 nodes successfully configured"
+    assert all(phase(api, f"n{i}") == plan.AVAILABLE for i in range(1, 6))
+    assert runs.data[0] == {"nmstate_desired_state": api.policy["spec"]["desiredState"]}
+
+
+def test_only_selected_ready_nodes_take_part(cluster):
+    nodes = [node("n1"), node("n2", labels={"role": "y"}), node("n3", ready=False)]
+    api, runs, rollout = cluster(nodes, max_unavailable="100%")
+    rollout.until_idle()
+    assert [limit for _, limit, _ in runs.runs] == [["n1"]]
+    assert sorted(api.enactments) == ["n1.p", "n3.p"]  # n3 keeps its enactment while NotReady
+    assert policy_condition(api, "Available")["message"] == (
+        "1/1 nodes successfully configured, 1 nodes ignored due to NotReady state"
+    )
+
+
+def test_a_node_that_stops_matching_loses_its_enactment(cluster):
+    api, _runs, rollout = cluster([node("n1"), node("n2")], max_unavailable="100%")
+    rollout.until_idle()
+    rollout.nodes["n2"] = node("n2", labels={"role": "y"})
+    rollout.until_idle()
+    assert sorted(api.enactments) == ["n1.p"]
+
+
+def test_failures_reaching_max_unavailable_abort_the_rest_with_a_warning(cluster):
+    nodes = [node(f"n{i}") for i in range(1, 4)]
+    api, runs, rollout = cluster(nodes, outcomes={"n1": "nmstate: no such port"})
+    rollout.until_idle()
+    assert [limit for _, limit, _ in runs.runs] == [["n1"]]
+    phases = [phase(api, n) for n in ("n1", "n2", "n3")]
+    assert phases == [plan.FAILED, plan.ABORTED, plan.ABORTED]
+    assert policy_condition(api, "Degraded")["message"] == (
+        "1/3 nodes failed to configure, 2 nodes aborted configuration"
+    )
+    assert ("p", "ConfigurationAborted", "Warning") in api.events
+    assert ("n1.p", "FailedToConfigure", "Warning") in api.events
+
+
+def test_a_rolled_back_node_names_its_probe(cluster, monkeypatch):
+    api, runs, rollout = cluster([node("n1")])
+    result = {
+        "applied": False,
+        "rolled_back": True,
+        "msg": "rolled back: probe gw failed",
+        "failed_probe": {"name": "gw", "type": "gateway"},
+    }
+    monkeypatch.setattr(
+        runs,
+        "host",
+        lambda name: playbooks.HostOutcome(ok=False, facts={playbooks.APPLY_FACT: result}),
+    )
+    rollout.until_idle()
+    status = api.enactments["n1.p"]["status"]
+    assert status["failedProbe"] == {"name": "gw", "type": "gateway"}
+    assert ("n1.p", "RolledBack", "Warning") in api.events
+
+
+def test_an_unreachable_node_is_retried_then_fails(cluster, monkeypatch):
+    api, runs, rollout = cluster([node("n1")], outcomes={"n1": "unreachable"})
+    monkeypatch.setattr(plan, "retry_due", lambda enactment, now: 0.0)  # no real waiting
+    rollout.until_idle()
+    assert len(runs.runs) == Config.max_retries + 1
+    status = api.enactments["n1.p"]["status"]
+    assert phase(api, "n1") == plan.FAILED and status["retryCount"] == Config.max_retries
+    assert status["conditions"][1]["message"].startswith("gave up after 2 retries")
+    assert [e for e in api.events if e[1] == "Retrying"] == [("n1.p", "Retrying", "Warning")] * 2
+
+
+def test_a_node_without_an_address_fails_without_a_run(cluster):
+    api, runs, rollout = cluster([node("n1", address="")])
+    rollout.until_idle()
+    assert runs.runs == [] and phase(api, "n1") == plan.FAILED
+
+
+def test_a_run_cut_off_by_a_restart_is_verified_not_applied_again(cluster):
+    api, runs, rollout = cluster([node("n1"), node("n2")], outcomes={"n1": "in_place"})
+    api.create_enactment("n1", api.policy)
+    progressing = [{"type": "Progressing", "status": "True"}]
+    api.patch_enactment_status("n1.p", {"policyGeneration": 1, "conditions": progressing})
+    rollout.until_idle()
+    assert [(playbook, limit) for playbook, limit, _ in runs.runs] == [
+        ("nodenet.nmstate.verify", ["n1"]),
+        ("nodenet.nmstate.apply", ["n2"]),
+    ]
+    assert phase(api, "n1") == phase(api, "n2") == plan.AVAILABLE
+
+
+def test_a_new_generation_configures_every_node_again(cluster):
+    api, runs, rollout = cluster([node("n1"), node("n2")], max_unavailable="100%")
+    rollout.until_idle()
+    api.policy["metadata"]["generation"] = 2
+    rollout.until_idle()
+    assert [(limit, record["generation"]) for _, limit, record in runs.runs] == [
+        (["n1", "n2"], 1),
+        (["n1", "n2"], 2),
+    ]
+
+
+def test_an_idle_policy_writes_nothing(cluster):
+    api, runs, rollout = cluster([node("n1")])
+    rollout.until_idle()
+    writes = len(api.status_writes)
+    for _ in range(3):
+        assert rollout.step() is None
+    assert len(api.status_writes) == writes and len(runs.runs) == 1
+
+
+def test_a_deleted_policy_ends_its_rollout(cluster):
+    api, runs, rollout = cluster([node("n1")])
+    api.policy = None
+    assert rollout.step() is None and runs.runs == []
+
+
+def test_a_new_generation_leaves_no_key_of_the_old_state_in_the_enactment(cluster):
+    api, _runs, rollout = cluster([node("n1")])
+    api.policy["spec"]["desiredState"] = {"interfaces": [], "dns-resolver": {"config": {}}}
+    rollout.until_idle()
+    api.policy["spec"]["desiredState"] = {"interfaces": []}
+    api.policy["metadata"]["generation"] = 2
+    rollout.until_idle()
+    assert api.enactments["n1.p"]["status"]["desiredState"] == {"interfaces": []}
