@@ -41,6 +41,16 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state impo
 LOCK_PATH = "/run/nodenet-nmstate-transaction.lock"
 
 
+def transaction_seconds(rollback_timeout, probe_timeout):
+    """The longest one transaction can take: the rollback timeout, then up to three rounds of
+    probes (before, after, after a rollback), and a minute for nmstate itself.
+
+    How long a second transaction waits for the node lock, and how long the apply role lets the
+    asynchronous job run and waits for it.
+    """
+    return int(rollback_timeout) + 3 * int(probe_timeout) + 60
+
+
 @contextlib.contextmanager
 def exclusive_node_lock(timeout, path=LOCK_PATH, clock=time.monotonic, sleep=time.sleep):
     """One transaction on a node at a time, whoever starts it (two controllers, or an operator

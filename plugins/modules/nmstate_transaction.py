@@ -207,6 +207,7 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state impo
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_transaction import (
     Transaction,
     exclusive_node_lock,
+    transaction_seconds,
 )
 
 
@@ -274,7 +275,7 @@ def main():
         transaction = Transaction(client, find_nmstatectl(module), kernel_only, params["rollback_timeout"],
                                   params["probe_timeout"], params["before_timeout"],
                                   controller=controller_address(os.environ))  # fmt: skip
-        lock_timeout = params["rollback_timeout"] + 3 * params["probe_timeout"] + 60
+        lock_timeout = transaction_seconds(params["rollback_timeout"], params["probe_timeout"])
         with exclusive_node_lock(lock_timeout):
             extra = {}
             if capture:
