@@ -52,6 +52,7 @@ collections_path=${collection%/ansible_collections/*}
 KUBECONFIG=$work/kubeconfig PYTHONPATH=$repo/operator:$collections_path \
     NMSTATE_OPERATOR_COLLECTIONS_PATH=$collections_path \
     NMSTATE_OPERATOR_SSH_PRIVATE_KEY=$state/keys/id_ed25519 \
+    NMSTATE_OPERATOR_KNOWN_HOSTS=$state/known_hosts \
     NMSTATE_OPERATOR_RUNNER_DIR=$work/runner \
     NMSTATE_OPERATOR_PEERING=nmstate-operator \
     NMSTATE_OPERATOR_REPORT_INTERVAL=15 \

@@ -15,6 +15,10 @@ class Config:
     collections_path: Path
     runner_dir: Path
     ssh_private_key: Path
+    # Host keys: "strict" checks them against known_hosts (keyed by Node name); with
+    # "trust-on-first-use" the first key a node shows is recorded and must not change.
+    known_hosts: Path | None = None
+    host_key_policy: str = "strict"
     ssh_user: str = "root"
     python_interpreter: str = "/usr/bin/python3"
     address_type: str = "InternalIP"
@@ -30,6 +34,10 @@ class Config:
     priority: int = 0
     peering_lifetime: int = 60
     log_format: str = "json"
+
+    def known_hosts_file(self) -> Path:
+        """The known_hosts ssh checks: the admin's, or ours when trusting on first use."""
+        return self.known_hosts or self.runner_dir / "known_hosts"
 
     def apply_settings(self) -> dict:
         """Role variables every apply run gets (plain numbers, passed as data)."""
@@ -50,6 +58,8 @@ FLAGS: tuple[tuple[str, object, str | None, str], ...] = (
     ("collections-path", Path, None, "directory with ansible_collections/nodenet/nmstate"),
     ("runner-dir", Path, "/var/lib/nmstate-operator/runner", "runner data dirs and artifacts"),
     ("ssh-private-key", Path, None, "SSH key for the nodes, e.g. mounted from a Secret"),
+    ("known-hosts", Path, None, "known_hosts with each node's host key under its Node name"),
+    ("host-key-policy", str, "strict", "strict (needs --known-hosts) or trust-on-first-use"),
     ("ssh-user", str, "root", "user on the nodes"),
     ("python-interpreter", str, "/usr/bin/python3", "Python on the nodes"),
     ("address-type", str, "InternalIP", "which Node address to reach nodes at"),
@@ -90,6 +100,13 @@ def parse(argv: list[str] | None = None) -> Config:
         parser.error("missing " + ", ".join("--" + flag for flag in missing))
     if args.log_format not in ("json", "text"):
         parser.error("--log-format must be json or text")
+    if args.host_key_policy not in ("strict", "trust-on-first-use"):
+        parser.error("--host-key-policy must be strict or trust-on-first-use")
+    if args.host_key_policy == "strict" and args.known_hosts is None:
+        parser.error(
+            "--known-hosts is required: host keys are checked (or choose "
+            "--host-key-policy trust-on-first-use)"
+        )
     values = vars(args)  # every flag's dest is the Config field of the same name
     values["metrics_bind_address"] = values["metrics_bind_address"] or None
     return Config(**values)

@@ -145,12 +145,26 @@ async def report_loop(memo: kopf.Memo) -> None:
 
 @kopf.on.field(GROUP, NNS_VERSION, NNS_PLURAL, field="spec.desiredState", retries=None)
 async def nns_desired_state_changed(
-    name: str, body: kopf.Body, new, retry: int, memo: kopf.Memo, **_
+    name: str, body: kopf.Body, retry: int, memo: kopf.Memo, **_
 ) -> None:
     """Apply a desired state patched onto a NodeNetworkState to its node. Unreachable nodes
     are retried as policies retry them (outcomes.record_outcome decides)."""
-    if not new:
+    await _apply_nns(name, body, retry, memo)
+
+
+@kopf.on.field(GROUP, NNS_VERSION, NNS_PLURAL, field="spec.managed", retries=None)
+async def nns_managed_changed(name: str, body: kopf.Body, retry: int, memo: kopf.Memo, **_) -> None:
+    """spec.managed turned back on applies the desired state it held back; turned off, says so."""
+    await _apply_nns(name, body, retry, memo)
+
+
+async def _apply_nns(name: str, body: kopf.Body, retry: int, memo: kopf.Memo) -> None:
+    spec = body.get("spec") or {}
+    if not spec.get("desiredState"):
         await asyncio.to_thread(nns_apply.record_cleared, memo.api, dict(body))
+        return
+    if spec.get("managed") is False:
+        await asyncio.to_thread(nns_apply.record_unmanaged, memo.api, dict(body))
         return
     node = lookup(memo.nodes_by_name, name)
     try:

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils.k8s_node import (
-    address_of,
     node_summary,
+    reachable_address,
 )
 
 
@@ -22,17 +22,20 @@ class NodeView:
     uid: str
     labels: tuple[tuple[str, str], ...]
     ready: bool
-    address: str | None
+    address: str | None  # a parsed IP address, never the raw string from the Node
+    problem: str | None = None  # why there is no address
 
     @classmethod
     def from_node(cls, node: Mapping, address_type: str) -> NodeView:
         summary = node_summary(node)
+        address, problem = reachable_address(summary["addresses"], address_type)
         return cls(
             name=summary["name"],
             uid=summary["uid"],
             labels=tuple(sorted(summary["labels"].items())),
             ready=summary["ready"],
-            address=address_of(summary["addresses"], address_type),
+            address=address,
+            problem=problem,
         )
 
     def label_map(self) -> dict[str, str]:

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from .playbooks import ApplyOutcome, cut
+from .playbooks import HOST_KEY_REASON, ApplyOutcome, cut
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,13 @@ def decide(outcome: ApplyOutcome, retry_count: int, max_retries: int, applied: s
             f"{outcome.message}"
         )
         return Decision(RETRY, "Retrying", message, retry_count=retries, retry_in=delay)
+    if outcome.host_key_rejected:
+        reason = HOST_KEY_REASON
+    else:
+        reason = "RolledBack" if outcome.rolled_back else "FailedToConfigure"
     return Decision(
         FAILED,
-        "RolledBack" if outcome.rolled_back else "FailedToConfigure",
+        reason,
         cut(outcome.message),
         retry_count=retry_count,
         failed_probe=outcome.failed_probe,

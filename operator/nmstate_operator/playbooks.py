@@ -24,6 +24,12 @@ VERIFY_FACT = "nmstate_verify_result"
 REPORT_FACT = "nmstate_report"
 STATE_VARIABLE = "nmstate_desired_state"  # reaches the playbook as nmstate_desired_state_file
 
+HOST_KEY_MESSAGE = (
+    "the node's SSH host key does not match the one known for it (or none is known): no "
+    "state was sent. If the node was really reinstalled, update the known_hosts given to the "
+    "operator"
+)
+HOST_KEY_REASON = "HostKeyRejected"
 STATUS_MESSAGE_LIMIT = 2000  # conditions and status messages keep the end, where causes are
 REPORT_MESSAGE_LIMIT = 1000
 RUN_TAIL_LIMIT = 500
@@ -46,6 +52,7 @@ class ApplyOutcome:
     # Nothing reached the node (unreachable before the transaction, or the run did not start):
     # worth another attempt.
     transient: bool = False
+    host_key_rejected: bool = False  # not worth another attempt until an admin acts
 
 
 @dataclass
@@ -53,6 +60,7 @@ class VerifyOutcome:
     in_place: bool
     unreachable: bool
     message: str = ""
+    host_key_rejected: bool = False
 
 
 @dataclass
@@ -60,11 +68,18 @@ class ReportOutcome:
     report: dict | None  # current_state and nmstate_version, when the node answered
     unreachable: bool
     message: str = ""
+    reason: str = ""  # why there is no report, for the NNS conditions
+
+    def __post_init__(self) -> None:
+        if not self.reason and self.report is None:
+            self.reason = "NodeUnreachable" if self.unreachable else "ReportFailed"
 
 
 def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> ApplyOutcome:
     if outcome is None:
         return ApplyOutcome(False, "the node was not part of the run", transient=True)
+    if outcome.host_key_rejected:
+        return ApplyOutcome(False, host_key_message(outcome), host_key_rejected=True)
     result = outcome.facts.get(APPLY_FACT) or {}
     rendered = result.get("rendered_state")
     rendered = rendered if isinstance(rendered, dict) else None
@@ -85,9 +100,15 @@ def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> 
     )
 
 
+def host_key_message(outcome: HostOutcome) -> str:
+    return f"{HOST_KEY_MESSAGE} ({cut('; '.join(outcome.failures), RUN_TAIL_LIMIT)})"
+
+
 def verify_outcome(outcome: HostOutcome | None) -> VerifyOutcome:
     if outcome is None:
         return VerifyOutcome(False, False, "the node was not part of the run")
+    if outcome.host_key_rejected:
+        return VerifyOutcome(False, False, host_key_message(outcome), host_key_rejected=True)
     facts = outcome.facts.get(VERIFY_FACT) or {}
     in_place = outcome.ok and facts.get("in_place") in TRUE_STRINGS
     return VerifyOutcome(in_place, outcome.unreachable, "; ".join(outcome.failures))
@@ -97,6 +118,8 @@ def report_outcome(outcome: HostOutcome | None) -> ReportOutcome:
     report = outcome.facts.get(REPORT_FACT) if outcome else None
     if report:
         return ReportOutcome(report, False)
+    if outcome is not None and outcome.host_key_rejected:
+        return ReportOutcome(None, False, host_key_message(outcome), HOST_KEY_REASON)
     message = "; ".join(outcome.failures) if outcome and outcome.failures else "no report"
     return ReportOutcome(
         None, outcome is None or outcome.unreachable, cut(message, REPORT_MESSAGE_LIMIT)

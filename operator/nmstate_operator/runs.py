@@ -6,6 +6,8 @@ playbook means: `playbooks.py` above it names the playbooks and decodes their fa
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -15,11 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ansible_runner
+import yaml
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils.k8s_node import (
+    DNS_SUBDOMAIN,
+    valid_node_name,
+)
 
 from . import journal, metrics
 from .config import Config
 
 STDOUT_TAIL = 2000
+HOST_KEY_REFUSED = "Host key verification failed"
 
 
 @dataclass
@@ -28,6 +37,12 @@ class HostOutcome:
     unreachable: bool = False
     facts: dict = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+
+    @property
+    def host_key_rejected(self) -> bool:
+        """ssh refused the node's host key (changed, or unknown under strict checking): the
+        connection ended before anything was sent."""
+        return self.unreachable and any(HOST_KEY_REFUSED in f for f in self.failures)
 
 
 @dataclass
@@ -40,15 +55,70 @@ class RunResult:
     stdout_tail: str = ""
 
 
+# Names Ansible gives a meaning of its own: a host named so would stand for others.
+RESERVED_HOST_NAMES = frozenset(["all", "ungrouped", "localhost"])
+
+
+def inventory_name(node: str) -> str:
+    """The name a node has in a run's inventory: its own when that is a plain DNS name, else a
+    stable digest of it, so that no Node name can stand for a group or collide with another
+    (a digest has an underscore, which no DNS name has)."""
+    if valid_node_name(node) and node not in RESERVED_HOST_NAMES:
+        return node
+    return "node_" + hashlib.sha256(node.encode()).hexdigest()[:24]
+
+
+class Unsafe(str):
+    """A string Ansible must never template: written with YAML's !unsafe tag."""
+
+
+def _unsafe_representer(dumper: yaml.SafeDumper, value: Unsafe) -> yaml.Node:
+    return dumper.represent_scalar("!unsafe", str(value))
+
+
+class UnsafeDumper(yaml.SafeDumper):
+    pass
+
+
+UnsafeDumper.add_representer(Unsafe, _unsafe_representer)
+
+
+def unsafe(value):
+    """Every string value in `value` as Unsafe (mapping keys stay plain: we choose them)."""
+    if isinstance(value, str):
+        return Unsafe(value)
+    if isinstance(value, dict):
+        return {key: unsafe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [unsafe(item) for item in value]
+    return value
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write a file only its owner reads (it may hold a state with secrets)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return path
+
+
+def write_unsafe_yaml(path: Path, data: dict) -> Path:
+    return write_private(path, yaml.dump(unsafe(data), Dumper=UnsafeDumper, sort_keys=True))
+
+
 class EventCollector:
-    """ansible-runner's event handler: per host, the facts set and the failures seen."""
+    """ansible-runner's event handler: per node, the facts set and the failures seen."""
 
     def __init__(self, hosts: list[str]) -> None:
         self.hosts = {name: HostOutcome() for name in hosts}
+        self.by_alias = {inventory_name(name): name for name in hosts}
 
     def __call__(self, event: dict) -> bool:
         data = event.get("event_data") or {}
-        outcome = self.hosts.get(data.get("host"))
+        outcome = self.hosts.get(self.by_alias.get(data.get("host")))
         if outcome is None:
             return True
         kind = event.get("event")
@@ -81,10 +151,22 @@ def usable_private_key(config: Config) -> Path:
 
 
 def inventory(nodes: dict[str, str], config: Config) -> dict:
-    """An inventory of nodes (name -> address) for ansible-runner."""
+    """An inventory of nodes (name -> address) for ansible-runner. Hosts go by their
+    inventory_name; each pins its host key under that name."""
+    hosts = {}
+    for name, address in nodes.items():
+        alias = inventory_name(name)
+        # ssh's own control path is keyed by address: a node claiming another's address must
+        # not reuse that node's open connection, whose host key was checked for the other.
+        tag = hashlib.sha256(alias.encode()).hexdigest()[:10]
+        hosts[alias] = {
+            "ansible_host": address,
+            "ansible_ssh_extra_args": f"-o HostKeyAlias={alias}",
+            "ansible_control_path": f"%(directory)s/{tag}-%%C",
+        }
     return {
         "all": {
-            "hosts": {name: {"ansible_host": address} for name, address in nodes.items()},
+            "hosts": hosts,
             "vars": {
                 "ansible_user": config.ssh_user,
                 "ansible_ssh_private_key_file": str(usable_private_key(config)),
@@ -94,25 +176,40 @@ def inventory(nodes: dict[str, str], config: Config) -> dict:
     }
 
 
+def purpose_dir(purpose: str) -> str:
+    """A directory name for runs of one purpose (e.g. nncp-<policy>): the purpose itself when
+    it is plain, else a digest of it."""
+    if len(purpose) <= 100 and DNS_SUBDOMAIN.match(purpose):
+        return purpose
+    return "run_" + hashlib.sha256(purpose.encode()).hexdigest()[:24]
+
+
 def write_data_files(data_dir: Path, data_files: dict[str, object]) -> dict[str, str]:
-    """Each data item as a JSON file; returns the `<name>_file` variables holding their paths."""
+    """Each data item as a JSON file only we read; returns the `<name>_file` variables holding
+    their paths."""
     shutil.rmtree(data_dir, ignore_errors=True)
-    data_dir.mkdir(parents=True)
-    paths = {}
-    for name, content in data_files.items():
-        path = data_dir / f"{name}.json"
-        path.write_text(json.dumps(content))
-        paths[f"{name}_file"] = str(path)
-    return paths
+    return {
+        f"{name}_file": str(write_private(data_dir / f"{name}.json", json.dumps(content)))
+        for name, content in data_files.items()
+    }
+
+
+def ssh_args(config: Config) -> str:
+    """Host keys are always checked: against the admin's known_hosts, or against the keys
+    recorded the first time each node answered."""
+    checking = "yes" if config.host_key_policy == "strict" else "accept-new"
+    return (
+        "-o ControlMaster=auto -o ControlPersist=60s "
+        f"-o StrictHostKeyChecking={checking} -o UserKnownHostsFile={config.known_hosts_file()}"
+    )
 
 
 def environment(config: Config, forks: int) -> dict[str, str]:
     return {
         "ANSIBLE_COLLECTIONS_PATH": str(config.collections_path),
-        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_PIPELINING": "True",
-        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=60s "
-        "-o UserKnownHostsFile=/dev/null",
+        "ANSIBLE_SSH_ARGS": ssh_args(config),
         "ANSIBLE_FORKS": str(max(1, min(config.forks, forks))),
         # The runner starts ansible-playbook from this venv.
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
@@ -147,27 +244,34 @@ def run_playbook(
     `data_files` become JSON files next to the run and reach the playbook as `<name>_file`
     variables holding their paths: data never passes through a command line or a template.
     """
-    private = config.runner_dir / purpose
-    ident = f"{purpose}-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}"
-    extravars = dict(settings or {}, **write_data_files(private / "data", data_files or {}))
+    private = config.runner_dir / purpose_dir(purpose)
+    ident = f"{private.name}-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}"
     targets = sorted(limit) if limit is not None else sorted(nodes)
     collector = EventCollector(targets)
     base = dict(record or {}, run=ident, playbook=playbook, nodes=targets)
     journal.record(config.runner_dir, dict(base, event="start"))
     started = time.monotonic()
-    runner = ansible_runner.run(
-        private_data_dir=str(private),
-        playbook=playbook,
-        inventory=inventory(nodes, config),
-        limit=",".join(targets) if limit is not None else None,
-        extravars=extravars,
-        envvars=environment(config, len(targets)),
-        ident=ident,
-        rotate_artifacts=config.max_runner_artifacts,
-        suppress_env_files=True,
-        quiet=True,
-        event_handler=collector,
-    )
+    try:
+        # Inventory and variables are written as data Ansible never templates (!unsafe): a
+        # Node's address or a policy's name must not become a template.
+        extravars = dict(settings or {}, **write_data_files(private / "data", data_files or {}))
+        write_unsafe_yaml(private / "env" / "extravars", extravars)
+        hosts = write_unsafe_yaml(private / "inventory.yml", inventory(nodes, config))
+        runner = ansible_runner.run(
+            private_data_dir=str(private),
+            playbook=playbook,
+            inventory=str(hosts),
+            limit=",".join(inventory_name(n) for n in targets) if limit is not None else None,
+            envvars=environment(config, len(targets)),
+            ident=ident,
+            rotate_artifacts=config.max_runner_artifacts,
+            suppress_env_files=True,
+            quiet=True,
+            event_handler=collector,
+        )
+    finally:
+        # The state files may hold secrets: they live only as long as the run.
+        shutil.rmtree(private / "data", ignore_errors=True)
     duration = time.monotonic() - started
     metrics.RUN_DURATION.labels(playbook).observe(duration)
     ok = sorted(name for name, outcome in collector.hosts.items() if outcome.ok)

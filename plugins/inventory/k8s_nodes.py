@@ -79,10 +79,12 @@ import json
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils.k8s_node import (
-    address_of,
     node_summary,
+    reachable_address,
+    valid_node_name,
 )
 
 try:
@@ -182,18 +184,25 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if self.get_option("skip_not_ready") and not node["ready"]:
                 continue
             name = node["name"]
+            if not valid_node_name(name) or name in ("all", "ungrouped", "localhost"):
+                self.display.warning("k8s_nodes: skipped a Node named %r: not usable as a host" % name)
+                continue
             self.inventory.add_host(name, group="k8s_nodes")
-            address = address_of(node["addresses"], address_type)
+            address, problem = reachable_address(node["addresses"], address_type)
             if address:
                 self.inventory.set_variable(name, "ansible_host", address)
+            elif problem and any(a["type"] == address_type for a in node["addresses"]):
+                self.display.warning("k8s_nodes: Node %s: %s; not used" % (name, problem))
             hostvars = {
                 "k8s_labels": node["labels"],
                 "k8s_annotations": node["annotations"],
                 "k8s_addresses": node["addresses"],
                 "k8s_ready": node["ready"],
             }
+            # Labels, annotations and addresses are written by whoever controls the Node: data,
+            # never templates.
             for key, value in hostvars.items():
-                self.inventory.set_variable(name, key, value)
+                self.inventory.set_variable(name, key, wrap_var(value))
             all_vars = self.inventory.get_host(name).get_vars()
             self._set_composite_vars(self.get_option("compose"), all_vars, name, strict=strict)
             self._add_host_to_composed_groups(

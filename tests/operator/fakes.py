@@ -137,6 +137,11 @@ class FakeRuns:
             return HostOutcome(facts={"nmstate_verify_result": {"in_place": True}})
         if outcome == "unreachable":
             return HostOutcome(ok=False, unreachable=True, failures=["ssh: no route"])
+        if outcome == "host key changed":
+            failures = [
+                "@@@ REMOTE HOST IDENTIFICATION HAS CHANGED! @@@ Host key verification failed."
+            ]
+            return HostOutcome(ok=False, unreachable=True, failures=failures)
         if outcome == "reported":
             report = {"current_state": STATE, "nmstate_version": "2.2.62"}
             return HostOutcome(facts={"nmstate_report": report})

@@ -7,6 +7,7 @@ from nmstate_operator import config
 def test_flags_override_the_environment_which_overrides_the_defaults(monkeypatch):
     monkeypatch.setenv("NMSTATE_OPERATOR_REPORT_INTERVAL", "15")
     monkeypatch.setenv("NMSTATE_OPERATOR_SSH_PRIVATE_KEY", "/env/key")
+    monkeypatch.setenv("NMSTATE_OPERATOR_KNOWN_HOSTS", "/env/known_hosts")
     parsed = config.parse(["--collections-path", "/c", "--forks", "7"])
     assert parsed.report_interval == 15.0 and str(parsed.ssh_private_key) == "/env/key"
     assert parsed.forks == 7 and parsed.max_retries == 5 and parsed.peering is None
@@ -16,6 +17,7 @@ def test_flags_override_the_environment_which_overrides_the_defaults(monkeypatch
 
 def test_random_priority_and_metrics_off():
     flags = ["--collections-path", "/c", "--ssh-private-key", "/k", "--priority", "random"]
+    flags += ["--known-hosts", "/kh"]
     parsed = config.parse([*flags, "--metrics-bind-address", ""])
     assert 1 <= parsed.priority <= 1_000_000 and parsed.metrics_bind_address is None
 
@@ -26,3 +28,16 @@ def test_missing_required_settings_are_named(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         config.parse([])
     assert "--collections-path, --ssh-private-key" in capsys.readouterr().err
+
+
+def test_host_keys_are_checked_unless_the_admin_opts_into_trust_on_first_use(capsys):
+    base = ["--collections-path", "/c", "--ssh-private-key", "/k"]
+    with pytest.raises(SystemExit):
+        config.parse(base)
+    assert "--known-hosts is required" in capsys.readouterr().err
+    strict = config.parse([*base, "--known-hosts", "/kh"])
+    assert str(strict.known_hosts_file()) == "/kh" and strict.host_key_policy == "strict"
+    tofu = config.parse([*base, "--host-key-policy", "trust-on-first-use", "--runner-dir", "/r"])
+    assert str(tofu.known_hosts_file()) == "/r/known_hosts"
+    with pytest.raises(SystemExit):
+        config.parse([*base, "--host-key-policy", "none"])

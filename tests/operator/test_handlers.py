@@ -122,3 +122,19 @@ def test_an_unreachable_nns_node_becomes_kopfs_temporary_error_with_the_backoff(
             )
         )
     assert raised.value.delay == 4.0
+
+
+def test_an_unmanaged_nns_is_not_applied_until_managed_again(memo, monkeypatch):
+    applied = []
+    monkeypatch.setattr(nns_apply, "apply_desired_state", lambda *args: applied.append(args))
+    memo.playbooks = None
+    memo.api.nns["n1"] = {"metadata": {"name": "n1", "generation": 2}}
+    body = {
+        "metadata": {"name": "n1", "generation": 2},
+        "spec": {"managed": False, "desiredState": {"interfaces": []}},
+    }
+    asyncio.run(handlers.nns_desired_state_changed(name="n1", body=body, retry=0, memo=memo))
+    assert applied == [] and memo.api.nns["n1"]["status"]["lastApply"]["result"] == "unmanaged"
+    body["spec"]["managed"] = True
+    asyncio.run(handlers.nns_managed_changed(name="n1", body=body, retry=0, memo=memo))
+    assert len(applied) == 1

@@ -96,7 +96,9 @@ def test_node_address_by_type_and_runner_inventory(tmp_path):
     Config.ssh_private_key.write_text("KEY")
     Config.ssh_private_key.chmod(0o600)
     inv = inventory({"n1": "10.0.0.1"}, Config)
-    assert inv["all"]["hosts"] == {"n1": {"ansible_host": "10.0.0.1"}}
+    host = inv["all"]["hosts"]["n1"]
+    assert host["ansible_host"] == "10.0.0.1"
+    assert host["ansible_ssh_extra_args"] == "-o HostKeyAlias=n1"
     assert inv["all"]["vars"]["ansible_ssh_private_key_file"] == str(tmp_path / "key")
 
     # A Secret mounted with fsGroup is group-readable, which ssh refuses: a private copy is used.
@@ -169,10 +171,24 @@ def test_a_round_reports_reachable_nodes_and_writes_only_changes(round_over):
     outcomes = {"n1": "reported", "n2": "unreachable"}
     api, runs, counts = round_over(nodes, outcomes, ["n1", "n2", "n3"])
     assert [limit for _, limit, _ in runs.runs] == [["n1", "n2"]]  # n3 has no address
-    assert counts == {"nodes": 2, "writes": 2, "unreachable": 1}
+    assert counts == {"nodes": 2, "writes": 3, "unreachable": 1}
     assert api.nns["n1"]["status"]["currentState"] == REPORTED
     failing = {c["type"]: c for c in api.nns["n2"]["status"]["conditions"]}["Failing"]
     assert failing["status"] == "True" and failing["reason"] == "NodeUnreachable"
+    failing = {c["type"]: c for c in api.nns["n3"]["status"]["conditions"]}["Failing"]
+    assert failing["status"] == "True" and failing["reason"] == "InvalidNodeAddress"
+    assert failing["message"] == "the Node has no InternalIP address to reach it at"
+
+
+def test_a_node_whose_address_is_a_template_takes_part_in_no_run(round_over):
+    payload = '{{ lookup("pipe", "id > /tmp/pwned") }}10.0.0.9'
+    nodes = [node("n1"), node("n9", address=payload)]
+    api, runs, _counts = round_over(nodes, {"n1": "reported"}, ["n1", "n9"])
+    assert [limit for _, limit, _ in runs.runs] == [["n1"]]
+    failing = {c["type"]: c for c in api.nns["n9"]["status"]["conditions"]}["Failing"]
+    assert (
+        failing["reason"] == "InvalidNodeAddress" and "is not an IP address" in failing["message"]
+    )
 
 
 def test_a_round_over_some_nodes_skips_busy_ones_and_missing_nns(round_over):
@@ -181,3 +197,10 @@ def test_a_round_over_some_nodes_skips_busy_ones_and_missing_nns(round_over):
         api, runs, counts = round_over(nodes, {"n1": "reported", "n3": "reported"}, ["n1"])
     assert [limit for _, limit, _ in runs.runs] == [["n1", "n3"]]
     assert counts["writes"] == 1 and "status" not in api.nns.get("n3", {})
+
+
+def test_a_changed_host_key_fails_the_nns_with_one_warning(round_over):
+    api, _runs, _counts = round_over([node("n1")], {"n1": "host key changed"}, ["n1"])
+    failing = {c["type"]: c for c in api.nns["n1"]["status"]["conditions"]}["Failing"]
+    assert failing["reason"] == "HostKeyRejected" and "no state was sent" in failing["message"]
+    assert api.events == [("n1", "HostKeyRejected", "Warning")]

@@ -172,3 +172,12 @@ def test_a_new_generation_leaves_no_key_of_the_old_state_in_the_enactment(cluste
     api.policy["metadata"]["generation"] = 2
     rollout.until_idle()
     assert api.enactments["n1.p"]["status"]["desiredState"] == {"interfaces": []}
+
+
+def test_a_node_whose_host_key_changed_fails_at_once_without_retries(cluster):
+    api, runs, rollout = cluster([node("n1")], outcomes={"n1": "host key changed"})
+    rollout.until_idle()
+    assert len(runs.runs) == 1 and phase(api, "n1") == plan.FAILED
+    failing = {c["type"]: c for c in api.enactments["n1.p"]["status"]["conditions"]}["Failing"]
+    assert "host key does not match" in failing["message"]
+    assert ("n1.p", "HostKeyRejected", "Warning") in api.events

@@ -152,9 +152,7 @@ class Rollout:
         reachable = [n for n in wanted if self.selected[n].address]
         for node in wanted:
             if node not in reachable:
-                message = (
-                    f"Node {node} has no {self.ctx.config.address_type} address to reach it at"
-                )
+                message = f"Node {node}: {self.selected[node].problem}"
                 self.set_enactment(
                     node, "Failing", "FailedToConfigure", message, desiredState=desired
                 )
@@ -217,8 +215,13 @@ class Rollout:
             if outcome.in_place:
                 message = "successfully configured (checked after an operator restart)"
                 self.set_enactment(node, "Available", "SuccessfullyConfigured", message)
-            elif outcome.unreachable:
-                unreached = ApplyOutcome(False, outcome.message, transient=True)
+            elif outcome.unreachable or outcome.host_key_rejected:
+                unreached = ApplyOutcome(
+                    False,
+                    outcome.message,
+                    transient=outcome.unreachable,
+                    host_key_rejected=outcome.host_key_rejected,
+                )
                 decision = outcomes.record_outcome(
                     EnactmentSink(self, node),
                     unreached,

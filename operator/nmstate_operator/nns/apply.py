@@ -68,6 +68,14 @@ class NnsStatus:
         self.api.event(self.nns, reason, message, kind)
 
 
+def record_unmanaged(api: Api, nns: dict) -> None:
+    """spec.managed is false: the operator leaves this node's network alone."""
+    message = "spec.managed is false: the desired state is not applied to this node"
+    target = NnsStatus(api, nns)
+    target.write_last_apply("unmanaged", message)
+    target.event("Unmanaged", message)
+
+
 def record_cleared(api: Api, nns: dict) -> None:
     """spec.desiredState was removed: nothing to apply, and no old failure to keep showing."""
     NnsStatus(api, nns).write_last_apply("cleared")
@@ -101,7 +109,7 @@ def apply_desired_state(
             )
         outcome = applied[node.name]
     else:
-        message = f"Node {node.name} has no {config.address_type} address"
+        message = f"Node {node.name}: {node.problem}"
         outcome = outcomes.ApplyOutcome(False, message, transient=True)
     decision = outcomes.record_outcome(
         target,

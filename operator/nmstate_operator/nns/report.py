@@ -10,8 +10,8 @@ import time
 from .. import locks, metrics
 from ..api import Api, Gone
 from ..nodes import NodeView
-from ..playbooks import Playbooks, ReportOutcome
-from ..status import canonical, nns_conditions, now, same_conditions
+from ..playbooks import HOST_KEY_REASON, Playbooks, ReportOutcome
+from ..status import canonical, nns_conditions, now, same_conditions, true_conditions
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,13 @@ def status_for(outcome: ReportOutcome, nns: dict) -> dict:
             "lastSuccessfulUpdateTime": now(),
             "conditions": nns_conditions(conditions, generation, last_apply),
         }
-    reason = "NodeUnreachable" if outcome.unreachable else "ReportFailed"
-    failing = nns_conditions(conditions, generation, last_apply, outcome.message, reason)
+    failing = nns_conditions(conditions, generation, last_apply, outcome.message, outcome.reason)
     return {"conditions": failing}
+
+
+def was_failing_for(nns: dict, reason: str) -> bool:
+    failing = true_conditions((nns.get("status") or {}).get("conditions")).get("Failing")
+    return failing is not None and failing.get("reason") == reason
 
 
 def needs_write(previous: dict, new: dict) -> bool:
@@ -56,6 +60,10 @@ def report_round(
     # A node that another run holds (an apply) sits this round out: one run per node at a time.
     with locks.holding(sorted(targets)) as held:
         reports = playbooks.report({name: targets[name] for name in held}) if held else {}
+    # A Node whose address is no IP address takes part in no run: its NNS says why.
+    for name, view in nodes.items():
+        if view.problem and (only is None or name in only):
+            reports[name] = ReportOutcome(None, False, view.problem, "InvalidNodeAddress")
     if not reports:
         return counts
     existing = api.list_nns()
@@ -73,6 +81,8 @@ def report_round(
             except Gone:
                 continue  # its Node went during the round
             counts["writes"] += 1
+            if outcome.reason == HOST_KEY_REASON and not was_failing_for(nns, HOST_KEY_REASON):
+                api.event(nns, HOST_KEY_REASON, outcome.message, "Warning")
     log.info(
         "report round: %(nodes)d nodes, %(writes)d status writes, %(unreachable)d unreachable",
         counts,

@@ -62,3 +62,15 @@ export ANSIBLE_CONFIG={state / "ansible.cfg"}
 export NODENET_LAB_INVENTORY={state / "inventory.yml"}
 """
     )
+
+
+def write_known_hosts(state: Path, spec: LabSpec, node_dirs: dict[str, Path]) -> Path:
+    """known_hosts with each node's own host key under its name (ssh's HostKeyAlias), as an
+    admin gives it to the operator."""
+    lines = []
+    for node in spec.nodes:
+        key_type, key = (node_dirs[node.name] / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+        lines.append(f"{node.name} {key_type} {key}\n")
+    target = state / "known_hosts"
+    target.write_text("".join(lines))
+    return target

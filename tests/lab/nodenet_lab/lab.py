@@ -132,6 +132,7 @@ def up(spec: LabSpec, state_dir: Path = settings.STATE_DIR) -> LabState:
             lab.save(state_dir)
             log(f"control plane ready at {controlplane.apiserver_url()}")
         inventory.write(state_dir, spec, key)
+        inventory.write_known_hosts(state_dir, spec, dirs)
     except BaseException:
         log("up failed; taking down what it started")
         down(state_dir)

@@ -103,6 +103,8 @@ def operator_env(
         PYTHONPATH=f"{REPO / 'operator'}:{collections_path}",
         NMSTATE_OPERATOR_COLLECTIONS_PATH=str(collections_path),
         NMSTATE_OPERATOR_SSH_PRIVATE_KEY=str(private_key),
+        # The lab's known_hosts (each node's host key under its name) sits beside its keys.
+        NMSTATE_OPERATOR_KNOWN_HOSTS=str(private_key.parent.parent / "known_hosts"),
         NMSTATE_OPERATOR_RUNNER_DIR=str(runner_dir),
     )
     env.update({f"NMSTATE_OPERATOR_{k.upper()}": str(v) for k, v in settings.items()})
