@@ -129,46 +129,14 @@ nmstate_message:
   type: str
 """
 
+
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
-    NODE_ARGUMENT_SPEC,
-    NmstateError,
-    find_client,
-    resolve_mode,
-)
-from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import filter_state
+from ansible_collections.nodenet.nmstate.plugins.module_utils import info_runner
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            running_config=dict(type="bool", default=False),
-            interfaces=dict(type="list", elements="str"),
-            types=dict(type="list", elements="str"),
-            drop_noise=dict(type="bool", default=False),
-            **NODE_ARGUMENT_SPEC,
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    kernel_only, mode = resolve_mode(params["kernel_only"])
-    try:
-        client = find_client(module, params["access"])
-        state = client.show(running_config=params["running_config"], kernel_only=kernel_only)
-        state = filter_state(state, params["interfaces"], params["types"], params["drop_noise"])
-        module.exit_json(
-            changed=False,
-            state=state,
-            ansible_facts={"nmstate": state},
-            mode=mode,
-            access=client.access,
-            nmstate_version=client.version,
-        )
-    except NmstateError as exc:
-        failure = exc.to_result()
-        failure["mode"] = mode
-        module.fail_json(**failure)
+    info_runner.run(AnsibleModule(**info_runner.MODULE_ARGS))
 
 
 if __name__ == "__main__":

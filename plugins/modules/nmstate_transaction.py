@@ -181,130 +181,14 @@ error_category:
   type: str
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
-    NODE_ARGUMENT_SPEC,
-    NmstateError,
-    find_client,
-    find_nmstatectl,
-    resolve_mode,
-)
-from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
-    ProbeError,
-    controller_address,
-)
-from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import (
-    StateError,
-    check_shape,
-    secret_values,
-    split_policy,
-    strip_volatile,
-    unsatisfied,
-)
-from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_transaction import (
-    Transaction,
-    exclusive_node_lock,
-    transaction_seconds,
-)
-
-
-def describe(result):
-    probe = result["failed_probe"]
-    message = "rolled back: probe %s (%s) failed after the change: %s; " % (
-        probe["name"],
-        probe["type"],
-        probe.get("output"),
-    )
-    still_failing = [
-        p["name"] for p in result.get("probes_after_rollback") or [] if not p["passed"]
-    ]
-    if still_failing:
-        return message + "the previous state was re-applied, but probes %s still fail" % ", ".join(
-            still_failing
-        )
-    return message + "the node was restored to its previous state"
-
-
-def check_rendered(module, rendered, mode):
-    try:
-        check_shape(rendered)
-    except StateError as exc:
-        module.fail_json(msg="the policy rendered an invalid state: %s" % exc,
-                         error_category="invalid_argument", mode=mode, rendered_state=rendered)  # fmt: skip
+from ansible_collections.nodenet.nmstate.plugins.module_utils import transaction_runner
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            state=dict(type="raw"),
-            src=dict(type="path"),
-            probes=dict(type="list", elements="dict", default=[]),
-            default_probes=dict(type="bool", default=True),
-            dns_probe_name=dict(type="str", default="kubernetes.default.svc.cluster.local"),
-            probe_timeout=dict(type="int", default=20),
-            before_timeout=dict(type="int", default=3),
-            rollback_timeout=dict(type="int", default=60),
-            **NODE_ARGUMENT_SPEC,
-        ),
-        mutually_exclusive=[("state", "src")],
-        supports_check_mode=True,
-    )
-    params = module.params
-    kernel_only, mode = resolve_mode(params["kernel_only"])
-    if params["src"] is not None or params["state"] is None:
-        module.fail_json(
-            msg="give 'state', or 'src' through the action plugin (call the module by its full name)"
-        )
-    capture, desired = split_policy(params["state"])
-    try:
-        check_shape(desired)
-    except StateError as exc:
-        module.fail_json(
-            msg="invalid desired state: %s" % exc, error_category="invalid_argument", mode=mode
-        )
-    module.no_log_values.update(secret_values(desired))
-    if params["rollback_timeout"] < params["probe_timeout"] + 15:
-        module.fail_json(msg="rollback_timeout (%d) must be at least probe_timeout (%d) + 15 seconds"
-                         % (params["rollback_timeout"], params["probe_timeout"]), mode=mode)  # fmt: skip
-
-    try:
-        client = find_client(module, params["access"])
-        transaction = Transaction(client, find_nmstatectl(module), kernel_only, params["rollback_timeout"],
-                                  params["probe_timeout"], params["before_timeout"],
-                                  controller=controller_address(os.environ))  # fmt: skip
-        lock_timeout = transaction_seconds(params["rollback_timeout"], params["probe_timeout"])
-        with exclusive_node_lock(lock_timeout):
-            extra = {}
-            if capture:
-                policy = {"capture": capture, "desiredState": desired}
-                desired = client.state_from_policy(policy, client.show(kernel_only=kernel_only))
-                check_rendered(module, desired, mode)
-                extra["rendered_state"] = desired
-            if module.check_mode:
-                current = strip_volatile(client.show(kernel_only=kernel_only))
-                pending = unsatisfied(desired, current)
-                module.exit_json(
-                    changed=bool(pending),
-                    differences=pending,
-                    mode=mode,
-                    applied=False,
-                    rolled_back=False,
-                    **extra,
-                )
-            result = transaction.run(
-                desired, params["probes"], params["default_probes"], params["dns_probe_name"]
-            )
-            result.update(extra)
-    except ProbeError as exc:
-        module.fail_json(msg="invalid probe: %s" % exc, mode=mode)
-    except NmstateError as exc:
-        module.fail_json(**exc.to_result(mode=mode, applied=False))
-    if result["rolled_back"]:
-        module.fail_json(msg=describe(result), **result)
-    module.exit_json(**result)
+    transaction_runner.run(AnsibleModule(**transaction_runner.MODULE_ARGS))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: nodenet.nmstate contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The nmstate_transaction module's work: its options, every input checked before the node lock
+(also in check mode), then under the lock the policy rendered, the prediction (check mode) or
+the Transaction, and the result or failure the module reports."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
+    NODE_ARGUMENT_SPEC,
+    find_client,
+    find_nmstatectl,
+    resolve_mode,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import (
+    InputError,
+    NmstateError,
+    StateError,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
+    controller_address,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import (
+    check_shape,
+    secret_values,
+    split_policy,
+    strip_volatile,
+    unsatisfied,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_transaction import (
+    Transaction,
+    exclusive_node_lock,
+    transaction_seconds,
+)
+
+# The keyword arguments of the module's AnsibleModule.
+MODULE_ARGS = dict(
+    argument_spec=dict(
+        state=dict(type="raw"),
+        src=dict(type="path"),
+        probes=dict(type="list", elements="dict", default=[]),
+        default_probes=dict(type="bool", default=True),
+        dns_probe_name=dict(type="str", default="kubernetes.default.svc.cluster.local"),
+        probe_timeout=dict(type="int", default=20),
+        before_timeout=dict(type="int", default=3),
+        rollback_timeout=dict(type="int", default=60),
+        **NODE_ARGUMENT_SPEC,
+    ),
+    mutually_exclusive=[("state", "src")],
+    supports_check_mode=True,
+)
+
+
+def checked_inputs(params):
+    """(nmpolicy capture or None, desired state) once every option is checked, probes
+    included. Raises InputError, StateError or ProbeError; nothing needs the node for this."""
+    if params["src"] is not None or params["state"] is None:
+        raise InputError(
+            "give 'state', or 'src' through the action plugin (call the module by its full name)"
+        )
+    capture, desired = split_policy(params["state"])
+    check_shape(desired)
+    if params["rollback_timeout"] < params["probe_timeout"] + 15:
+        raise InputError(
+            "rollback_timeout (%d) must be at least probe_timeout (%d) + 15 seconds"
+            % (params["rollback_timeout"], params["probe_timeout"])
+        )
+    return capture, desired
+
+
+def check_rendered(rendered):
+    """Check the state nmstate rendered from an nmpolicy like a desired state."""
+    try:
+        check_shape(rendered)
+    except StateError as exc:
+        raise StateError(exc.message, prefix="the policy rendered an invalid state")
+
+
+def describe(result):
+    """The failure message of a rolled-back transaction."""
+    probe = result["failed_probe"]
+    message = "rolled back: probe %s (%s) failed after the change: %s; " % (
+        probe["name"],
+        probe["type"],
+        probe.get("output"),
+    )
+    after = result.get("probes_after_rollback") or []
+    still_failing = ", ".join(p["name"] for p in after if not p["passed"])
+    if still_failing:
+        return message + "the previous state was re-applied, but probes %s still fail" % (
+            still_failing
+        )
+    return message + "the node was restored to its previous state"
+
+
+def transact(module, kernel_only, capture, desired, reported):
+    """Under the node lock: render the policy, then predict (check mode) or run the change.
+
+    What failures must report too (the rendered state) goes into `reported` as soon as known.
+    """
+    params = module.params
+    client = find_client(module, params["access"])
+    transaction = Transaction(
+        client,
+        find_nmstatectl(module),
+        kernel_only,
+        params["rollback_timeout"],
+        params["probe_timeout"],
+        params["before_timeout"],
+        controller=controller_address(os.environ),
+    )
+    lock_seconds = transaction_seconds(params["rollback_timeout"], params["probe_timeout"])
+    with exclusive_node_lock(lock_seconds):
+        if capture:
+            policy = {"capture": capture, "desiredState": desired}
+            desired = client.state_from_policy(policy, client.show(kernel_only=kernel_only))
+            reported["rendered_state"] = desired
+            check_rendered(desired)
+        if module.check_mode:
+            pending = unsatisfied(desired, strip_volatile(client.show(kernel_only=kernel_only)))
+            return dict(
+                changed=bool(pending), differences=pending, applied=False, rolled_back=False
+            )
+        return transaction.run(
+            desired, params["probes"], params["default_probes"], params["dns_probe_name"]
+        )
+
+
+def run(module):
+    """The whole module: exits or fails `module`."""
+    params = module.params
+    kernel_only, mode = resolve_mode(params["kernel_only"])
+    reported = {"mode": mode}
+    try:
+        capture, desired = checked_inputs(params)
+        module.no_log_values.update(secret_values(desired))
+        result = transact(module, kernel_only, capture, desired, reported)
+    except NmstateError as exc:
+        module.fail_json(**exc.to_result(applied=False, **reported))
+    result.update(reported)
+    if result["rolled_back"]:
+        module.fail_json(msg=describe(result), **result)
+    module.exit_json(**result)

@@ -1,0 +1,278 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The modules' work with AnsibleModule, nmstate and the node lock faked: what each module
+exits or fails with, and what it does before it touches the node."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+
+import pytest
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils import (
+    apply_runner,
+    info_runner,
+    transaction_runner,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import NmstateError
+
+CURRENT = {
+    "interfaces": [{"name": "eth1", "type": "ethernet", "state": "up", "mtu": 1500}],
+    "routes": {"running": [], "config": []},
+}
+MTU_9000 = {"interfaces": [{"name": "eth1", "type": "ethernet", "mtu": 9000}]}
+
+
+class Ended(Exception):
+    """exit_json or fail_json was called: the module ended with `result`."""
+
+    def __init__(self, failed, result):
+        super(Ended, self).__init__(result.get("msg"))
+        self.failed = failed
+        self.result = result
+
+
+class FakeModule:
+    """An AnsibleModule with its options' defaults and the given params."""
+
+    def __init__(self, runner, check_mode=False, diff=False, **params):
+        spec = runner.MODULE_ARGS["argument_spec"]
+        self.params = dict((name, option.get("default")) for name, option in spec.items())
+        self.params.update(params)
+        self.check_mode = check_mode
+        self._diff = diff
+        self.no_log_values = set()
+
+    def fail_json(self, **result):
+        raise Ended(True, result)
+
+    def exit_json(self, **result):
+        raise Ended(False, result)
+
+
+class FakeClient:
+    access = "nmstatectl"
+    version = "2.2.62"
+
+    def __init__(self, fail=None):
+        self.calls = []
+        self.fail = fail
+        self.state = CURRENT
+
+    def show(self, running_config=False, kernel_only=False):
+        self.calls.append(("show", running_config, kernel_only))
+        return self.state
+
+    def apply(self, state, **kwargs):
+        self.calls.append(("apply", state, kwargs))
+        if self.fail:
+            raise self.fail
+        self.state = {"interfaces": [dict(CURRENT["interfaces"][0], mtu=9000)]}
+
+    def commit(self, checkpoint=None):
+        self.calls.append(("commit", checkpoint))
+
+    def rollback(self, checkpoint=None):
+        self.calls.append(("rollback", checkpoint))
+
+    def generate_differences(self, new_state, old_state):
+        return None
+
+    def state_from_policy(self, policy, current):
+        self.calls.append(("policy", policy))
+        return policy["desiredState"]
+
+
+def end(runner, module):
+    with pytest.raises(Ended) as ended:
+        runner.run(module)
+    return ended.value
+
+
+@pytest.fixture
+def client(monkeypatch):
+    """The client every runner finds; where NetworkManager runs is decided by each test."""
+    fake = FakeClient()
+    for runner in (apply_runner, info_runner, transaction_runner):
+        monkeypatch.setattr(runner, "find_client", lambda module, prefer: fake)
+    monkeypatch.setattr(transaction_runner, "find_nmstatectl", lambda module: fake)
+    return fake
+
+
+@pytest.fixture
+def locks(monkeypatch):
+    """The node locks the transaction runner takes, by their timeout."""
+    taken = []
+
+    @contextlib.contextmanager
+    def lock(timeout):
+        taken.append(timeout)
+        yield
+
+    monkeypatch.setattr(transaction_runner, "exclusive_node_lock", lock)
+    return taken
+
+
+def test_apply_applies_and_reports_mode_access_and_version(client):
+    ended = end(apply_runner, FakeModule(apply_runner, state=MTU_9000, kernel_only=True))
+    assert not ended.failed and ended.result["changed"] is True
+    assert ended.result["mode"] == "kernel-only" and ended.result["access"] == "nmstatectl"
+    assert ended.result["nmstate_version"] == "2.2.62"
+    assert ended.result["differences"]["interfaces"][0]["mtu"] == 9000
+    options = dict(kernel_only=True, verify=True, save_to_disk=True, commit=True)
+    apply = [c for c in client.calls if c[0] == "apply"]
+    assert apply == [("apply", MTU_9000, dict(options, rollback_timeout=60))]
+
+
+def test_apply_in_check_mode_predicts_and_applies_nothing(client):
+    module = FakeModule(apply_runner, check_mode=True, diff=True, state=MTU_9000, kernel_only=True)
+    ended = end(apply_runner, module)
+    assert ended.result["changed"] is True and "mtu: 9000" in ended.result["diff"]["after"]
+    assert "apply" not in [c[0] for c in client.calls]
+
+
+def test_apply_reads_a_state_string_and_masks_its_secrets(client):
+    text = '{"interfaces": [{"name": "eth1", "802.1x": {"password": "s3cret"}}]}'
+    module = FakeModule(apply_runner, check_mode=True, state=text, kernel_only=True)
+    ended = end(apply_runner, module)
+    assert not ended.failed and module.no_log_values == {"s3cret"}
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"src": "state.yml"}, "'src' is read on the controller"),
+        ({"commit": False}, "need NetworkManager"),
+        ({"action": "rollback"}, "need NetworkManager"),
+        ({}, "one of 'state' or 'src' is required to apply"),
+        ({"state": ["interfaces"]}, "invalid desired state: the state must be a mapping"),
+        ({"state": "{not json: ["}, "invalid desired state: the state string is not valid YAML"),
+    ],
+)
+def test_apply_refuses_bad_options_before_looking_for_nmstate(monkeypatch, params, message):
+    monkeypatch.setattr(apply_runner, "find_client", lambda *a: pytest.fail("nmstate looked up"))
+    params.setdefault("kernel_only", True)
+    ended = end(apply_runner, FakeModule(apply_runner, **params))
+    assert ended.failed and message in ended.result["msg"]
+    assert ended.result["error_category"] == "invalid_argument"
+    assert ended.result["mode"] == "kernel-only" and "desired_state" not in ended.result
+
+
+@pytest.mark.parametrize("action", ["commit", "rollback"])
+def test_apply_commits_or_rolls_back_a_checkpoint(client, action):
+    module = FakeModule(apply_runner, action=action, checkpoint="/cp/3", kernel_only=False)
+    ended = end(apply_runner, module)
+    assert ended.result["changed"] is True and client.calls == [(action, "/cp/3")]
+    module.check_mode = True
+    client.calls = []
+    assert end(apply_runner, module).result["changed"] is True and client.calls == []
+
+
+def test_apply_failure_keeps_nmstates_message_and_the_desired_state(client):
+    client.fail = NmstateError(
+        "mtu desire 9000, current 1500", "verification_failed", "VerificationError"
+    )
+    ended = end(apply_runner, FakeModule(apply_runner, state=MTU_9000, kernel_only=True))
+    assert ended.failed and ended.result["error_category"] == "verification_failed"
+    assert ended.result["nmstate_message"] == "mtu desire 9000, current 1500"
+    assert ended.result["desired_state"] == MTU_9000 and ended.result["rolled_back"] is False
+
+
+def test_info_filters_the_state_and_sets_the_fact(client):
+    ended = end(info_runner, FakeModule(info_runner, types=["bridge"], kernel_only=True))
+    assert ended.result["state"]["interfaces"] == []
+    assert ended.result["ansible_facts"] == {"nmstate": ended.result["state"]}
+    assert ended.result["mode"] == "kernel-only" and ended.result["changed"] is False
+
+
+def test_info_failure_says_which_mode(monkeypatch):
+    def missing(module, prefer):
+        raise NmstateError("nmstatectl was not found", "missing")
+
+    monkeypatch.setattr(info_runner, "find_client", missing)
+    ended = end(info_runner, FakeModule(info_runner, kernel_only=False))
+    assert ended.failed and ended.result["error_category"] == "missing"
+    assert ended.result["mode"] == "networkmanager"
+
+
+def test_transaction_in_check_mode_predicts_under_the_node_lock(client, locks):
+    module = FakeModule(transaction_runner, check_mode=True, state=MTU_9000, kernel_only=True)
+    ended = end(transaction_runner, module)
+    assert not ended.failed and ended.result["changed"] is True
+    assert ended.result["applied"] is False and ended.result["mode"] == "kernel-only"
+    assert locks == [60 + 3 * 20 + 60]
+    assert "apply" not in [c[0] for c in client.calls]
+
+
+def test_transaction_reports_the_rendered_policy(client, locks):
+    policy = {"capture": {"eth": 'interfaces.name=="eth1"'}, "desiredState": MTU_9000}
+    module = FakeModule(transaction_runner, check_mode=True, state=policy, kernel_only=True)
+    ended = end(transaction_runner, module)
+    assert ended.result["rendered_state"] == MTU_9000
+
+
+def test_transaction_fails_when_the_policy_renders_an_invalid_state(client, locks):
+    client.state_from_policy = lambda policy, current: {"interfaces": [{"type": "ethernet"}]}
+    policy = {"capture": {"eth": 'interfaces.name=="eth1"'}, "desiredState": MTU_9000}
+    ended = end(transaction_runner, FakeModule(transaction_runner, state=policy, kernel_only=True))
+    assert ended.failed and ended.result["msg"].startswith("the policy rendered an invalid state: ")
+    assert ended.result["rendered_state"] == {"interfaces": [{"type": "ethernet"}]}
+    assert ended.result["error_category"] == "invalid_argument"
+
+
+def test_a_rolled_back_transaction_fails_naming_the_probe(monkeypatch, client, locks):
+    outcome = {
+        "applied": False,
+        "changed": False,
+        "rolled_back": True,
+        "mode": "kernel-only",
+        "failed_probe": {"name": "controller", "type": "ping", "output": "100% loss"},
+        "probes_after_rollback": [{"name": "controller", "passed": True}],
+    }
+    monkeypatch.setattr(transaction_runner.Transaction, "run", lambda self, *a: dict(outcome))
+    ended = end(
+        transaction_runner, FakeModule(transaction_runner, state=MTU_9000, kernel_only=True)
+    )
+    assert ended.failed and ended.result["rolled_back"] is True
+    assert ended.result["msg"] == (
+        "rolled back: probe controller (ping) failed after the change: 100% loss; "
+        "the node was restored to its previous state"
+    )
+
+
+def test_a_transaction_error_reports_whether_the_node_was_rolled_back(monkeypatch, client, locks):
+    def run(self, *args):
+        raise NmstateError("boom", "backend_failure", "PluginFailure", rolled_back=True)
+
+    monkeypatch.setattr(transaction_runner.Transaction, "run", run)
+    ended = end(
+        transaction_runner, FakeModule(transaction_runner, state=MTU_9000, kernel_only=True)
+    )
+    assert ended.failed and ended.result["rolled_back"] is True
+    assert ended.result["applied"] is False and ended.result["mode"] == "kernel-only"
+    assert ended.result["nmstate_message"] == "boom"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"src": "state.yml"}, "give 'state', or 'src' through the action plugin"),
+        ({"state": None}, "give 'state', or 'src' through the action plugin"),
+        ({"state": {"interface": []}}, "invalid desired state: unknown top-level key(s) interface"),
+        (
+            {"rollback_timeout": 30},
+            "rollback_timeout (30) must be at least probe_timeout (20) + 15",
+        ),
+    ],
+)
+def test_transaction_refuses_bad_options_before_the_lock(monkeypatch, locks, params, message):
+    monkeypatch.setattr(
+        transaction_runner, "find_client", lambda *a: pytest.fail("nmstate looked up")
+    )
+    params.setdefault("state", MTU_9000)
+    ended = end(transaction_runner, FakeModule(transaction_runner, kernel_only=True, **params))
+    assert ended.failed and message in ended.result["msg"]
+    assert ended.result["error_category"] == "invalid_argument" and ended.result["applied"] is False
+    assert locks == []
