@@ -53,12 +53,54 @@ def test_kubernetes_nmstate_policies_apply_unchanged_in_every_served_version(
         kubectl(lab, "delete", "nncp", name, "--ignore-not-found", check=False)
 
 
-@pytest.mark.parametrize("max_unavailable", ['"0%"', "0", '"150%"', '"lots"'])
+@pytest.mark.parametrize(
+    "max_unavailable", ['"0%"', "0", '"150%"', '"lots"', '"' + "9" * 5000 + '"']
+)
 def test_invalid_max_unavailable_is_rejected_by_the_api_server(lab, crds, max_unavailable):
     manifest = KN_POLICY.format(version="v1", name="bad-max", max_unavailable=max_unavailable)
     done = kubectl(lab, "apply", "-f", "-", stdin=manifest, check=False)
     assert done.returncode != 0
     assert "maxUnavailable" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "selector", "expected"),
+    [
+        ("p" * 64, '""', "DNS label"),
+        ("w1.lab", '""', "DNS label"),
+        ("ok-name", "\"{{ lookup('pipe', 'id') }}\"", "valid label values"),
+    ],
+)
+def test_the_admission_policy_rejects_names_and_selectors_that_break_enactments(
+    lab, crds, name, selector, expected
+):
+    manifest = KN_POLICY.format(version="v1", name=name, max_unavailable=1).replace(
+        'node-role.kubernetes.io/worker: ""', f"node-role.kubernetes.io/worker: {selector}"
+    )
+    done = kubectl(lab, "apply", "-f", "-", stdin=manifest, check=False)
+    kubectl(lab, "delete", "nncp", name, "--ignore-not-found", check=False)
+    assert done.returncode != 0 and expected in done.stderr, done.stderr
+
+
+def test_capture_is_immutable_but_the_rest_of_a_spec_may_change(lab, crds):
+    manifest = KN_POLICY.format(version="v1", name="kn-capture", max_unavailable=1)
+    manifest += '  capture:\n    eth: interfaces.name=="eth1"\n'
+    try:
+        kubectl(lab, "apply", "-f", "-", stdin=manifest)
+        edited = kubectl(
+            lab,
+            "apply",
+            "-f",
+            "-",
+            stdin=manifest.replace("maxUnavailable: 1", "maxUnavailable: 2"),
+            check=False,
+        )
+        assert edited.returncode == 0, edited.stderr
+        changed = manifest.replace('"eth1"', '"eth2"')
+        refused = kubectl(lab, "apply", "-f", "-", stdin=changed, check=False)
+        assert refused.returncode != 0 and "spec.capture cannot change" in refused.stderr
+    finally:
+        kubectl(lab, "delete", "nncp", "kn-capture", "--ignore-not-found", check=False)
 
 
 def test_the_seeds_nns_patch_is_accepted(lab, crds, api):

@@ -181,3 +181,20 @@ def test_a_node_whose_host_key_changed_fails_at_once_without_retries(cluster):
     failing = {c["type"]: c for c in api.enactments["n1.p"]["status"]["conditions"]}["Failing"]
     assert "host key does not match" in failing["message"]
     assert ("n1.p", "HostKeyRejected", "Warning") in api.events
+
+
+@pytest.mark.parametrize(
+    ("name", "max_unavailable"),
+    [("w1.lab", 1), ("p" * 64, 1), ("p", "9" * 5000), ("p", 0), ("p", True), ("p", "lots")],
+)
+def test_a_policy_the_admission_rules_would_refuse_is_degraded_and_runs_nothing(
+    cluster, name, max_unavailable
+):
+    api, runs, rollout = cluster([node("n1")], max_unavailable=max_unavailable)
+    api.policy["metadata"]["name"] = name
+    assert step.step(rollout.ctx, name, rollout.nodes) is None
+    assert step.step(rollout.ctx, name, rollout.nodes) is None
+    assert runs.runs == [] and api.enactments == {}
+    degraded = policy_condition(api, "Degraded")
+    assert degraded["status"] == "True" and degraded["reason"] == "InvalidPolicy"
+    assert [event[1] for event in api.events] == ["InvalidPolicy"]

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 from dataclasses import dataclass, field
 
 from ..status import parse_stamp, true_conditions
 
 DEFAULT_MAX_UNAVAILABLE = "50%"
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_UNAVAILABLE_TEXT = re.compile(r"^([1-9][0-9]{0,9}|[1-9][0-9]?%|100%)$")
 
 # An enactment's phase for the policy's current generation.
 PENDING, PROGRESSING, AVAILABLE, FAILED, RETRYING, ABORTED = (
@@ -23,6 +26,21 @@ PENDING, PROGRESSING, AVAILABLE, FAILED, RETRYING, ABORTED = (
     "retrying",
     "aborted",
 )
+
+
+def spec_problem(name: str, spec: dict) -> str | None:
+    """Why a policy cannot be rolled out at all, or None. The CRD schema and the admission
+    policy reject these already; this holds where they were not installed."""
+    if len(name) > 63 or not DNS_LABEL.match(name):
+        return "the policy's name must be a DNS label (at most 63 characters of a-z, 0-9, '-')"
+    value = spec.get("maxUnavailable")
+    valid_int = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    valid_text = isinstance(value, str) and MAX_UNAVAILABLE_TEXT.match(value)
+    if value is not None and not (valid_int or valid_text):
+        return "maxUnavailable must be a positive integer or a percentage from 1% to 100%"
+    if not isinstance(spec.get("desiredState") or {}, dict):
+        return "desiredState must be a mapping"
+    return None
 
 
 def max_unavailable(value: int | str | None, matching: int) -> int:
@@ -112,6 +130,10 @@ def plan(
     if not result.batch and retrying:
         result.wait_seconds = min(retry_due(enactments[n], now) for n in retrying)
     return result
+
+
+def invalid_summary(problem: str) -> dict:
+    return _summary("Degraded", "InvalidPolicy", problem)
 
 
 def _summary(holding: str, reason: str, message: str, ignored: bool = False) -> dict:

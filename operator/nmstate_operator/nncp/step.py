@@ -312,6 +312,20 @@ class EnactmentSink:
         self.rollout.enactment_event(self.node, reason, message, kind)
 
 
+def refuse(ctx: Context, policy: dict, problem: str) -> None:
+    """A policy that cannot be rolled out: Degraded with the reason, once, and nothing else."""
+    previous = policy.get("status") or {}
+    summary = planning.invalid_summary(problem)
+    conditions = policy_conditions(summary, previous.get("conditions") or [])
+    if same_conditions(previous.get("conditions") or [], conditions):
+        return
+    generation = policy["metadata"].get("generation")
+    ctx.api.patch_policy_status(
+        policy["metadata"]["name"], {"conditions": conditions, "observedGeneration": generation}
+    )
+    ctx.api.event(policy, "InvalidPolicy", problem, "Warning")
+
+
 def step(ctx: Context, name: str, nodes: dict[str, NodeView]) -> float | None:
     """Advance the rollout of policy `name` by one step, over the Nodes in `nodes`.
 
@@ -322,6 +336,10 @@ def step(ctx: Context, name: str, nodes: dict[str, NodeView]) -> float | None:
     if policy is None or policy["metadata"].get("deletionTimestamp"):
         return None
     try:
+        problem = planning.spec_problem(name, policy.get("spec") or {})
+        if problem:
+            refuse(ctx, policy, problem)
+            return None
         return Rollout(ctx, policy, nodes).run()
     except Gone:
         log.info("policy %s was deleted during its rollout", name)

@@ -42,18 +42,38 @@ def wait_established(
 def install_crds(api: client.ApiClient, timeout: float = 30) -> None:
     """Create or replace the operator's CRDs (and kopf's peering CRD); wait until served."""
     extensions = client.ApiextensionsV1Api(api)
+    admission = client.AdmissionregistrationV1Api(api)
+    calls = {  # kind: (create, read, replace), as `kubectl apply -f crds/` does it
+        "CustomResourceDefinition": (
+            extensions.create_custom_resource_definition,
+            extensions.read_custom_resource_definition,
+            extensions.replace_custom_resource_definition,
+        ),
+        "ValidatingAdmissionPolicy": (
+            admission.create_validating_admission_policy,
+            admission.read_validating_admission_policy,
+            admission.replace_validating_admission_policy,
+        ),
+        "ValidatingAdmissionPolicyBinding": (
+            admission.create_validating_admission_policy_binding,
+            admission.read_validating_admission_policy_binding,
+            admission.replace_validating_admission_policy_binding,
+        ),
+    }
     names = []
     for path in sorted(CRDS.glob("*.yaml")):
-        body = yaml.safe_load(path.read_text())
-        names.append(body["metadata"]["name"])
-        try:
-            extensions.create_custom_resource_definition(body)
-        except client.ApiException as exc:
-            if exc.status != 409:
-                raise
-            current = extensions.read_custom_resource_definition(body["metadata"]["name"])
-            body["metadata"]["resourceVersion"] = current.metadata.resource_version
-            extensions.replace_custom_resource_definition(body["metadata"]["name"], body)
+        for body in yaml.safe_load_all(path.read_text()):
+            create, read, replace = calls[body["kind"]]
+            name = body["metadata"]["name"]
+            if body["kind"] == "CustomResourceDefinition":
+                names.append(name)
+            try:
+                create(body)
+            except client.ApiException as exc:
+                if exc.status != 409:
+                    raise
+                body["metadata"]["resourceVersion"] = read(name).metadata.resource_version
+                replace(name, body)
     wait_established(extensions, names, timeout)
 
 

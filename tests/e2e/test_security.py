@@ -1,0 +1,274 @@
+"""Hostile input: nothing a Node, a CR or a node's answer says may run on the operator's side.
+
+Every field a user or a node controls carries a template that would create a marker file if
+Ansible (or anything else) ever rendered it. The suite checks that no marker appears, on the
+operator's machine or on a node, and that the other nodes keep being reported and configured.
+"""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import subprocess
+
+import pytest
+from e2e_support import (
+    NNCP,
+    ROLLOUT_TIMEOUT,
+    bridge,
+    condition,
+    events_about,
+    kubectl_wait_available,
+    read_nns,
+    start_policy,
+    wait_for,
+    wait_settled,
+)
+from kubernetes import client
+
+MARKER_DIR = "/tmp"
+MARKER_PREFIX = "nodenet-pwned-"
+
+
+def payload(field: str) -> str:
+    """A template that leaves /tmp/nodenet-pwned-<field> behind if anything renders it."""
+    return "{{ lookup('pipe', 'touch " + f"{MARKER_DIR}/{MARKER_PREFIX}{field}" + "') }}"
+
+
+def markers(lab) -> list[str]:
+    found = glob.glob(f"{MARKER_DIR}/{MARKER_PREFIX}*")
+    for node in lab.nodes:
+        listed = node.run(f"ls {MARKER_DIR}/{MARKER_PREFIX}* 2>/dev/null || true").stdout
+        found += [f"{node.name}:{line}" for line in listed.split()]
+    return found
+
+
+def stamp(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def reported_since(api, names, since: str):
+    """Every named node's NNS reported at or after `since` (stamps sort as text)."""
+    for name in names:
+        nns = read_nns(api, name) or {}
+        if ((nns.get("status") or {}).get("lastSuccessfulUpdateTime") or "") < since:
+            return False
+    return True
+
+
+@pytest.fixture
+def fake_nodes(api):
+    """Node objects a test creates (no kubelet or sshd behind them); deleted afterwards."""
+    core = client.CoreV1Api(api)
+    created = []
+
+    def make(name, addresses, annotations=None):
+        body = {"metadata": {"name": name, "annotations": annotations or {}}}
+        core.create_node(body)
+        created.append(name)
+        status = {"status": {"addresses": addresses}}
+        core.patch_node_status(name, status)
+        return name
+
+    yield make
+    for name in created:
+        try:
+            core.delete_node(name)
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+
+@pytest.fixture
+def no_markers(lab):
+    for path in glob.glob(f"{MARKER_DIR}/{MARKER_PREFIX}*"):
+        raise AssertionError(f"a marker from before the test exists: {path}")
+    yield
+    found = markers(lab)
+    subprocess.run(["sh", "-c", f"rm -f {MARKER_DIR}/{MARKER_PREFIX}*"], check=False)
+    assert found == [], f"a hostile template was rendered: {found}"
+
+
+def failing(api, name):
+    return condition(read_nns(api, name), "Failing")
+
+
+def test_the_reproduction_from_the_issue_runs_nothing(
+    lab, api, operator_process, fake_nodes, no_markers
+):
+    started = stamp(datetime.datetime.now(datetime.UTC))
+    address = payload("issue-reproduction") + "10.231.77.99"
+    fake_nodes("evil01", [{"type": "InternalIP", "address": address}])
+    state = wait_for(
+        lambda: (
+            failing(api, "evil01").get("reason") == "InvalidNodeAddress" and failing(api, "evil01")
+        ),
+        60,
+        "evil01's NNS to say its address is no IP address",
+        operator_process,
+    )
+    assert "is not an IP address" in state["message"]
+    real = [node.name for node in lab.nodes]
+    wait_for(
+        lambda: reported_since(api, real, started), 60, "the real nodes' reports", operator_process
+    )
+
+
+def test_hostile_values_in_every_field_run_nothing_and_the_rest_goes_on(
+    lab, api, operator_process, fake_nodes, cleanup, no_markers
+):
+    started = stamp(datetime.datetime.now(datetime.UTC))
+    victim, other = lab.nodes[0], lab.nodes[1]
+    tried = []
+
+    # Nodes: reserved names, and every address type and annotations carrying templates. The
+    # reserved names claim real nodes' addresses: without their host keys they get nothing.
+    for name, claimed in (("all", victim), ("localhost", other), ("ungrouped", victim)):
+        addresses = [
+            {"type": "InternalIP", "address": claimed.address},
+            {"type": "ExternalIP", "address": payload(f"{name}-external")},
+            {"type": "Hostname", "address": payload(f"{name}-hostname")},
+            {"type": "InternalDNS", "address": payload(f"{name}-dns")},
+        ]
+        annotations = {"nodenet.io/note": payload(f"{name}-annotation")}
+        fake_nodes(name, addresses, annotations)
+        tried += [f"node name {name}", *[f"{name} {a['type']}" for a in addresses[1:]]]
+        tried.append(f"{name} annotation")
+
+    # A policy whose selector, capture and state strings carry templates.
+    custom = client.CustomObjectsApi(api)
+    hostile = {
+        "apiVersion": "nmstate.io/v1",
+        "kind": "NodeNetworkConfigurationPolicy",
+        "metadata": {"name": "e2e-hostile"},
+        "spec": {
+            "nodeSelector": {"e2e.nodenet.io/e2e-hostile": payload("selector")},
+            "capture": {"base": payload("capture")},
+            "desiredState": {
+                "interfaces": [
+                    {
+                        "name": payload("state-name"),
+                        "type": "linux-bridge",
+                        "description": payload("state"),
+                    }
+                ]
+            },
+        },
+    }
+    cleanup["policies"].append("e2e-hostile")
+    custom.create_cluster_custom_object(*NNCP, hostile)
+    tried += ["nodeSelector value", "capture", "desiredState name", "desiredState description"]
+
+    # A policy named like a template: the API server's rule for names decides; record it.
+    try:
+        named = dict(hostile, metadata={"name": payload("policy-name")})
+        custom.create_cluster_custom_object(*NNCP, named)
+        cleanup["policies"].append(payload("policy-name"))
+    except client.ApiException as exc:
+        assert exc.status == 422, exc
+    tried.append("policy name")
+
+    # A policy that captures with a hostile expression on a real node: nmstate judges it.
+    start_policy(
+        api,
+        cleanup,
+        "e2e-hostile-capture",
+        [other],
+        {
+            "interfaces": [
+                {
+                    "name": "brhcap",
+                    "type": "linux-bridge",
+                    "state": "up",
+                    "description": payload("captured-state"),
+                }
+            ]
+        },
+        bridges=["brhcap"],
+        capture={"eth": payload("capture-expression")},
+    )
+    tried += ["capture expression on a matching node", "desiredState on a matching node"]
+
+    # An NNS desiredState with templates, on a real node.
+    nns_state = {
+        "interfaces": [
+            {
+                "name": "brhnns",
+                "type": "linux-bridge",
+                "state": "up",
+                "description": payload("nns-state"),
+            }
+        ]
+    }
+    cleanup["bridges"].append("brhnns")
+    custom.patch_cluster_custom_object(
+        "nmstate.io",
+        "v1beta1",
+        "nodenetworkstates",
+        victim.name,
+        {"spec": {"desiredState": nns_state}},
+    )
+    tried.append("NNS desiredState")
+
+    # Meanwhile an ordinary policy on a real node is configured, and every real node reported.
+    start_policy(api, cleanup, "e2e-ordinary", [victim], bridge("brord"), bridges=["brord"])
+    waited = kubectl_wait_available(lab, "e2e-ordinary", ROLLOUT_TIMEOUT)
+    assert waited.returncode == 0, waited.stderr
+    wait_settled(api, "e2e-hostile-capture", operator_process)
+    wait_for(
+        lambda: (
+            (read_nns(api, victim.name)["status"].get("lastApply") or {}).get("result")
+            in ("applied", "failed")
+        ),
+        ROLLOUT_TIMEOUT,
+        "the NNS apply",
+        operator_process,
+    )
+    real = [node.name for node in lab.nodes]
+    wait_for(
+        lambda: reported_since(api, real, stamp(datetime.datetime.now(datetime.UTC))),
+        60,
+        "a report round after it all",
+        operator_process,
+    )
+    assert reported_since(api, real, started)
+
+    # The reserved names got nothing: ssh refused the host key before anything was sent.
+    for name in ("all", "localhost", "ungrouped"):
+        state = wait_for(
+            lambda n=name: failing(api, n).get("status") == "True" and failing(api, n),
+            60,
+            f"{name}'s NNS to fail",
+            operator_process,
+        )
+        assert state["reason"] == "HostKeyRejected", state
+    print(f"\nhostile inputs tried: {len(tried)} ({'; '.join(tried)})")
+    custom.patch_cluster_custom_object(
+        "nmstate.io",
+        "v1beta1",
+        "nodenetworkstates",
+        victim.name,
+        {"spec": {"desiredState": None}},
+    )
+
+
+def test_a_node_claiming_another_nodes_address_gets_nothing(
+    lab, api, operator_process, fake_nodes, no_markers
+):
+    impostor = fake_nodes("impostor01", [{"type": "InternalIP", "address": lab.nodes[2].address}])
+    state = wait_for(
+        lambda: (
+            failing(api, impostor).get("reason") == "HostKeyRejected" and failing(api, impostor)
+        ),
+        60,
+        "the impostor's NNS to be refused",
+        operator_process,
+    )
+    assert "no state was sent" in state["message"]
+    warnings = [
+        m
+        for kind, reason, m in events_about(api, "NodeNetworkState", impostor)
+        if kind == "Warning"
+    ]
+    assert warnings, "a Warning Event"
+    assert condition(read_nns(api, lab.nodes[2].name), "Available").get("status") == "True"
