@@ -21,6 +21,15 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors imp
 
 PROBE_TYPES = ("gateway", "dns", "tcp", "ping", "command")
 
+# The keys each type of probe needs.
+NEEDED_KEYS = {
+    "gateway": ["host"],
+    "ping": ["host"],
+    "tcp": ["host", "port"],
+    "dns": ["server"],
+    "command": ["argv"],
+}
+
 
 def default_gateway(state):
     """(address, interface) of the IPv4 default route in an nmstate state's running routes."""
@@ -63,21 +72,43 @@ def default_probes(state, dns_name="kubernetes.default.svc.cluster.local", contr
     return probes
 
 
-def validate(probe):
+def validate(probe, path="probe"):
+    """Refuse a probe that cannot be run, naming it by `path` (``probes[1]``) and its name."""
+    if not isinstance(probe, dict):
+        raise ProbeError("%s: must be a mapping; got a %s" % (path, type(probe).__name__))
+    name = probe.get("name")
+    where = "%s (name %r)" % (path, name) if name else path
+    if not name or not isinstance(name, str):
+        raise ProbeError("%s: every probe needs a 'name' (a string)" % where)
     kind = probe.get("type")
     if kind not in PROBE_TYPES:
-        raise ProbeError(
-            "probe %r: type must be one of %s" % (probe.get("name"), ", ".join(PROBE_TYPES))
-        )
-    needed = {"gateway": ["host"], "ping": ["host"], "tcp": ["host", "port"], "dns": ["server"],
-              "command": ["argv"]}[kind]  # fmt: skip
-    missing = [key for key in needed if not probe.get(key)]
+        raise ProbeError("%s: type must be one of %s" % (where, ", ".join(PROBE_TYPES)))
+    missing = [key for key in NEEDED_KEYS[kind] if not probe.get(key)]
     if missing:
-        raise ProbeError("probe %r (%s) needs %s" % (probe.get("name"), kind, ", ".join(missing)))
-    if kind == "command" and not isinstance(probe["argv"], list):
+        raise ProbeError("%s: a %s probe needs %s" % (where, kind, ", ".join(missing)))
+    if kind == "command" and not _is_argv(probe["argv"]):
+        raise ProbeError("%s: argv must be a list of strings, not a shell line" % where)
+    if kind == "tcp" and not _is_port(probe["port"]):
         raise ProbeError(
-            "probe %r: argv must be a list of strings, not a shell line" % probe.get("name")
+            "%s: port must be a number from 1 to 65535; got %r" % (where, probe["port"])
         )
+
+
+def validate_all(probes):
+    """Refuse the first probe of the list `probes` that cannot be run."""
+    for index, probe in enumerate(probes):
+        validate(probe, "probes[%d]" % index)
+
+
+def _is_argv(argv):
+    return isinstance(argv, list) and all(isinstance(arg, str) for arg in argv)
+
+
+def _is_port(port):
+    try:
+        return not isinstance(port, bool) and 0 < int(port) < 65536
+    except (TypeError, ValueError):
+        return False
 
 
 def _ping(host, interface=None):

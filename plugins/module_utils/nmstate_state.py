@@ -55,8 +55,16 @@ def split_policy(state):
     return None, state
 
 
-def check_shape(state):
-    """Reject what nmstate would misread: a non-mapping, unknown top-level keys, bad lists."""
+def check_shape(state, policy=False):
+    """Reject what nmstate would misread, naming the exact place (``interfaces[2].bridge.port[0]``).
+
+    Only the shape: the state is a mapping of known top-level keys; interfaces are a list of
+    mappings with a string name; bridge ports are mappings with a name; route and route-rule
+    configs are lists of mappings; the DNS config is a mapping. nmstate judges what it means.
+
+    In an nmpolicy's desiredState (`policy`), a ``{{ capture... }}`` reference may stand for
+    any of these; nmstate's rendering of the policy is checked again.
+    """
     if not isinstance(state, dict):
         raise StateError(
             "the state must be a mapping with keys such as interfaces, routes, route-rules, "
@@ -70,12 +78,57 @@ def check_shape(state):
             "unknown top-level key(s) %s; nmstate states have %s"
             % (", ".join(unknown), ", ".join(TOP_LEVEL_KEYS))
         )
-    interfaces = state.get("interfaces", [])
-    if not isinstance(interfaces, list) or not all(isinstance(i, dict) for i in interfaces):
-        raise StateError("'interfaces' must be a list of mappings")
-    for iface in interfaces:
-        if not iface.get("name"):
-            raise StateError("every interface needs a 'name': %r" % (iface,))
+    shape = _Shape(policy)
+    for path, iface in shape.mappings(state.get("interfaces", []), "interfaces"):
+        shape.named(iface, path, "interface")
+        bridge = shape.mapping(iface.get("bridge"), path + ".bridge")
+        for port_path, port in shape.mappings(bridge.get("port") or [], path + ".bridge.port"):
+            shape.named(port, port_path, "port")
+    for key in ("routes", "route-rules"):
+        section = shape.mapping(state.get(key), key)
+        shape.mappings(section.get("config") or [], key + ".config")
+    dns = shape.mapping(state.get("dns-resolver"), "dns-resolver")
+    shape.mapping(dns.get("config"), "dns-resolver.config")
+
+
+class _Shape(object):
+    """check_shape's checks of one value at a path; `policy` lets capture references pass."""
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def _reference(self, value):
+        return self.policy and isinstance(value, str) and value.strip().startswith("{{")
+
+    def mapping(self, value, path, optional=True):
+        """`value` as a mapping ({} for a reference, or for none where that is `optional`)."""
+        if (value is None and optional) or self._reference(value):
+            return {}
+        if not isinstance(value, dict):
+            raise StateError("%s: must be a mapping; got a %s" % (path, type(value).__name__))
+        return value
+
+    def mappings(self, value, path):
+        """[(path, mapping)] of the list `value`, which must hold only mappings."""
+        if self._reference(value):
+            return []
+        if not isinstance(value, list):
+            raise StateError(
+                "%s: must be a list of mappings; got a %s" % (path, type(value).__name__)
+            )
+        found = []
+        for index, item in enumerate(value):
+            item_path = "%s[%d]" % (path, index)
+            if not self._reference(item):
+                found.append((item_path, self.mapping(item, item_path, optional=False)))
+        return found
+
+    def named(self, entry, path, what):
+        name = entry.get("name")
+        if name is None or name == "":
+            raise StateError("%s: every %s needs a 'name'" % (path, what))
+        if not isinstance(name, str):
+            raise StateError("%s: 'name' must be a string; got a %s" % (path, type(name).__name__))
 
 
 def strip_volatile(value, parent=None, keep_link_local=False):

@@ -195,15 +195,16 @@ class Transaction(object):
         return [self.run_probe(probe, timeout) for probe in probes]
 
     def run(self, desired, user_probes, use_default_probes=True, dns_probe_name=None):
-        """Apply `desired` safely; a result dict (see the module's RETURN)."""
+        """Apply `desired` safely; a result dict (see the module's RETURN).
+
+        `user_probes` are checked beforehand (nmstate_probes.validate_all), before the lock.
+        """
         started = self.clock()
         current = self.client.show(kernel_only=self.kernel_only)
         running_before = self.client.show(running_config=True, kernel_only=self.kernel_only)
         probes = list(user_probes)
         if use_default_probes:
             probes = probes_mod.default_probes(current, dns_probe_name, self.controller) + probes
-        for probe in probes:
-            probes_mod.validate(probe)
         before = self._timed("probes_before", self.probe_all, probes, self.before_timeout)
         required = [probe for probe, outcome in zip(probes, before) if outcome["passed"]]
         result = {

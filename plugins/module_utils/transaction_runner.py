@@ -24,6 +24,7 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors imp
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
     controller_address,
+    validate_all,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import (
     check_shape,
@@ -64,7 +65,8 @@ def checked_inputs(params):
             "give 'state', or 'src' through the action plugin (call the module by its full name)"
         )
     capture, desired = split_policy(params["state"])
-    check_shape(desired)
+    check_shape(desired, policy=capture is not None)
+    validate_all(params["probes"])
     if params["rollback_timeout"] < params["probe_timeout"] + 15:
         raise InputError(
             "rollback_timeout (%d) must be at least probe_timeout (%d) + 15 seconds"

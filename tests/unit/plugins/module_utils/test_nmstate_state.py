@@ -45,6 +45,91 @@ def test_check_shape_rejects_what_nmstate_would_misread(state, message):
     assert message in str(raised.value)
 
 
+BRIDGE = {"name": "br1", "type": "linux-bridge", "bridge": {"port": [{"name": "eth1"}]}}
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (
+            {"interfaces": [BRIDGE, {"name": "eth1"}, "eth2"]},
+            "interfaces[2]: must be a mapping; got a str",
+        ),
+        (
+            {"interfaces": [BRIDGE, {"name": "eth1"}, {"type": "ethernet"}]},
+            "interfaces[2]: every interface needs a 'name'",
+        ),
+        ({"interfaces": [{"name": 7}]}, "interfaces[0]: 'name' must be a string; got a int"),
+        ({"interfaces": [None]}, "interfaces[0]: must be a mapping; got a NoneType"),
+        (
+            {"interfaces": [{"name": "eth1"}, dict(BRIDGE, bridge={"port": [{"vlan": {}}]})]},
+            "interfaces[1].bridge.port[0]: every port needs a 'name'",
+        ),
+        (
+            {"interfaces": [dict(BRIDGE, bridge={"port": ["eth1"]})]},
+            "interfaces[0].bridge.port[0]: must be a mapping; got a str",
+        ),
+        (
+            {"interfaces": [dict(BRIDGE, bridge={"port": "eth1"})]},
+            "interfaces[0].bridge.port: must be a list of mappings; got a str",
+        ),
+        (
+            {"interfaces": [dict(BRIDGE, bridge=["eth1"])]},
+            "interfaces[0].bridge: must be a mapping; got a list",
+        ),
+        ({"routes": [{"destination": "0.0.0.0/0"}]}, "routes: must be a mapping; got a list"),
+        (
+            {"routes": {"config": {"destination": "0.0.0.0/0"}}},
+            "routes.config: must be a list of mappings; got a dict",
+        ),
+        (
+            {"route-rules": {"config": [{"priority": 100}, "from 10.0.0.0/8"]}},
+            "route-rules.config[1]: must be a mapping; got a str",
+        ),
+        (
+            {"dns-resolver": {"config": ["10.0.0.53"]}},
+            "dns-resolver.config: must be a mapping; got a list",
+        ),
+        ({"dns-resolver": "10.0.0.53"}, "dns-resolver: must be a mapping; got a str"),
+    ],
+)
+def test_check_shape_names_the_exact_path(state, message):
+    with pytest.raises(ns.StateError) as raised:
+        ns.check_shape(state)
+    assert str(raised.value) == message
+    assert raised.value.describe() == "invalid desired state: " + message
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"interfaces": [{"name": "eth1", "bridge": None}], "routes": None},
+        {"routes": {"config": None}, "dns-resolver": {"config": None}},
+        {"interfaces": [{"name": "bond0", "link-aggregation": {"port": ["eth1", "eth2"]}}]},
+        {"interfaces": [], "route-rules": {"config": []}, "dns-resolver": {"config": {}}},
+        {"hostname": {"config": "node1"}, "ovs-db": {"external_ids": {}}},
+    ],
+)
+def test_check_shape_leaves_the_rest_to_nmstate(state):
+    ns.check_shape(state)
+
+
+def test_capture_references_pass_only_in_a_policys_desired_state():
+    desired = {
+        "interfaces": [
+            {"name": "br1", "bridge": {"port": [{"name": "{{ capture.gw.interfaces.0.name }}"}]}},
+            "{{ capture.eth.interfaces.0 }}",
+        ],
+        "routes": {"config": "{{ capture.bridge-routes.routes.running }}"},
+        "dns-resolver": {"config": "{{ capture.dns.dns-resolver.running }}"},
+    }
+    ns.check_shape(desired, policy=True)
+    with pytest.raises(ns.StateError, match=r"^interfaces\[1\]: must be a mapping"):
+        ns.check_shape(desired)
+    with pytest.raises(ns.StateError, match=r"^routes\.config: must be a list of mappings"):
+        ns.check_shape({"routes": {"config": "not a capture"}}, policy=True)
+
+
 def test_a_state_already_in_place_is_satisfied():
     desired = {
         "interfaces": [

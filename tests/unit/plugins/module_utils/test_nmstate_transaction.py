@@ -229,6 +229,35 @@ def test_bad_probe_definitions_are_refused(probe, message):
     assert message in str(raised.value)
 
 
+API = {"name": "api", "type": "tcp", "host": "10.0.0.1", "port": 6443}
+AT_API = "probes[1] (name 'api'): "
+PORT_RANGE = "port must be a number from 1 to 65535"
+
+
+@pytest.mark.parametrize(
+    ("probe", "message"),
+    [
+        (dict(API, type="telnet"), AT_API + "type must be one of gateway, dns, tcp, ping, command"),
+        (dict(API, port=None), AT_API + "a tcp probe needs port"),
+        (dict(API, port="https"), AT_API + PORT_RANGE + "; got 'https'"),
+        (dict(API, port=70000), AT_API + PORT_RANGE + "; got 70000"),
+        ({"type": "ping", "host": "h"}, "probes[1]: every probe needs a 'name' (a string)"),
+        (
+            {"name": "c", "type": "command", "argv": ["sleep", 1]},
+            "probes[1] (name 'c'): argv must be a list of strings, not a shell line",
+        ),
+        ({"name": "d", "type": "dns"}, "probes[1] (name 'd'): a dns probe needs server"),
+        ("ping 10.0.0.1", "probes[1]: must be a mapping; got a str"),
+    ],
+)
+def test_probes_are_checked_with_their_index_and_name(probe, message):
+    with pytest.raises(probes.ProbeError) as raised:
+        probes.validate_all([API, probe, {"name": "later", "type": "telnet"}])
+    assert str(raised.value) == message
+    assert raised.value.describe() == "invalid probe: " + message
+    probes.validate_all([API, dict(API, name="api2", port="8443")])
+
+
 def test_probe_retries_until_it_passes_or_time_runs_out(monkeypatch):
     answers = [False, False, True]
     monkeypatch.setattr(probes, "run_once", lambda probe: (answers.pop(0), "out"))

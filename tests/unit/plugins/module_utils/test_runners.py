@@ -276,3 +276,40 @@ def test_transaction_refuses_bad_options_before_the_lock(monkeypatch, locks, par
     assert ended.failed and message in ended.result["msg"]
     assert ended.result["error_category"] == "invalid_argument" and ended.result["applied"] is False
     assert locks == []
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_transaction_refuses_a_bad_probe_before_the_lock_also_in_check_mode(
+    monkeypatch, locks, check_mode
+):
+    monkeypatch.setattr(
+        transaction_runner, "find_client", lambda *a: pytest.fail("nmstate looked up")
+    )
+    api = {"name": "api", "type": "tcp", "host": "10.0.0.1", "port": 6443}
+    probes = [api, {"name": "db", "type": "tcp", "host": "10.0.0.2"}]
+    module = FakeModule(
+        transaction_runner, check_mode=check_mode, state=MTU_9000, probes=probes, kernel_only=True
+    )
+    ended = end(transaction_runner, module)
+    assert (
+        ended.failed
+        and ended.result["msg"] == "invalid probe: probes[1] (name 'db'): a tcp probe needs port"
+    )
+    assert (
+        ended.result["error_category"] == "invalid_argument"
+        and ended.result["rolled_back"] is False
+    )
+    assert locks == [], "refused before the node lock"
+
+
+def test_transaction_refuses_a_misshapen_state_with_its_path_before_the_lock(monkeypatch, locks):
+    monkeypatch.setattr(
+        transaction_runner, "find_client", lambda *a: pytest.fail("nmstate looked up")
+    )
+    state = {"interfaces": [{"name": "br1", "bridge": {"port": [{"name": "eth1"}, {}]}}]}
+    module = FakeModule(transaction_runner, check_mode=True, state=state, kernel_only=True)
+    ended = end(transaction_runner, module)
+    assert ended.result["msg"] == (
+        "invalid desired state: interfaces[0].bridge.port[1]: every port needs a 'name'"
+    )
+    assert locks == []
