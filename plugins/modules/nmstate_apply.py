@@ -27,19 +27,17 @@ author:
 requirements:
   - nmstate 2.x on the managed node (python3-libnmstate or nmstatectl)
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - nodenet.nmstate.node_access
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Nothing is applied. The module predicts the change by comparing the desired
       state with the current one; nmstate itself decides on a real apply.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the touched interfaces and sections before and after, as YAML.
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
 options:

@@ -24,6 +24,8 @@ description:
     state (C(nmstatectl gr)), completed with the addresses and routes it leaves out, and starts a
     detached watchdog that applies it after O(rollback_timeout) unless the probes pass first.
   - A rolled-back transaction fails, naming the probe that failed and saying the node was restored.
+  - Every option, the state's shape and the probes included, is checked before anything else,
+    also in check mode; a failure names the exact place, such as C(interfaces[2].bridge.port[0]).
   - Only one transaction runs on a node at a time (a lock in C(/run)); a second one, from another
     controller or after a lost connection, waits for the first to finish. So does check mode, which
     then reports whether the desired state is in place.
@@ -36,17 +38,15 @@ requirements:
   - nmstate 2.x on the managed node; C(nmstatectl) for kernel-only mode
   - C(ping) on the node for gateway and ping probes
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - nodenet.nmstate.node_access
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
-    details: Runs the probes and predicts the change; applies nothing.
+    details: Checks every option, probes included, then predicts the change; applies nothing.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   platform:
-    description: Target OS/families that can be operated against.
     support: full
     platforms: posix
 options:
