@@ -202,7 +202,3 @@ def run(probe, timeout, interval=1.0, clock=time.monotonic, sleep=time.sleep):
             return {"name": probe["name"], "type": probe["type"], "passed": passed, "output": output,
                     "attempts": attempts, "seconds": round(elapsed, 2)}  # fmt: skip
         sleep(min(interval, max(0.0, timeout - elapsed)))
-
-
-def run_all(probes, timeout):
-    return [run(probe, timeout) for probe in probes]

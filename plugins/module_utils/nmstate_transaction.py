@@ -139,8 +139,7 @@ class KernelWatchdog(object):
             json.dump(revert, handle)
         revert_argv = nmstatectl.apply_argv(self.revert_path, kernel_only=True, verify=False)
         argv = ["/bin/sh", "-c", self.SCRIPT, "nmstate-watchdog", str(int(timeout))] + revert_argv
-        self.log_path = os.path.join(self.workdir, "watchdog.log")
-        with open(self.log_path, "w") as log:
+        with open(os.path.join(self.workdir, "watchdog.log"), "w") as log:
             self.process = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
@@ -149,9 +148,6 @@ class KernelWatchdog(object):
                 start_new_session=True,
                 close_fds=True,
             )
-
-    def fired(self):
-        return self.process.poll() is not None
 
     def stop(self):
         """Stop the watchdog; True if it had not fired yet."""
