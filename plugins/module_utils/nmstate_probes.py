@@ -111,6 +111,20 @@ def _is_port(port):
         return False
 
 
+def _output(argv, timeout):
+    """(exit code, output) of the command `argv`, run without a shell; raises OSError or
+    subprocess.TimeoutExpired."""
+    result = subprocess.run(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        check=False,
+        universal_newlines=True,
+        timeout=timeout,
+    )
+    return result.returncode, result.stdout.strip()
+
+
 def _ping(host, interface=None):
     argv = ["ping", "-n", "-c", "1", "-W", "1"]
     if ":" in host:
@@ -119,15 +133,11 @@ def _ping(host, interface=None):
         argv += ["-I", interface]
     argv.append(host)
     try:
-        result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False,
-                                universal_newlines=True, timeout=10)  # fmt: skip
+        code, output = _output(argv, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, "ping %s: %s" % (host, exc)
-    lines = result.stdout.strip().splitlines()
-    return result.returncode == 0, lines[-1] if lines else "ping %s: exit %d" % (
-        host,
-        result.returncode,
-    )
+    lines = output.splitlines()
+    return code == 0, lines[-1] if lines else "ping %s: exit %d" % (host, code)
 
 
 def _tcp(host, port):
@@ -162,20 +172,17 @@ def _dns(server, name):
     finally:
         sock.close()
     if len(reply) >= 12 and struct.unpack("!H", reply[:2])[0] == ident:
-        return True, "dns %s answered (rcode %d)" % (
-            server,
-            struct.unpack("!H", reply[2:4])[0] & 0xF,
-        )
+        rcode = struct.unpack("!H", reply[2:4])[0] & 0xF
+        return True, "dns %s answered (rcode %d)" % (server, rcode)
     return False, "dns %s: unexpected reply" % server
 
 
 def _command(argv):
     try:
-        result = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False,
-                                universal_newlines=True, timeout=30)  # fmt: skip
+        code, output = _output(argv, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, str(exc)
-    return result.returncode == 0, "exit %d: %s" % (result.returncode, result.stdout.strip()[-500:])
+    return code == 0, "exit %d: %s" % (code, output[-500:])
 
 
 def run_once(probe):
@@ -199,6 +206,12 @@ def run(probe, timeout, interval=1.0, clock=time.monotonic, sleep=time.sleep):
         passed, output = run_once(probe)
         elapsed = clock() - started
         if passed or elapsed >= timeout:
-            return {"name": probe["name"], "type": probe["type"], "passed": passed, "output": output,
-                    "attempts": attempts, "seconds": round(elapsed, 2)}  # fmt: skip
+            return {
+                "name": probe["name"],
+                "type": probe["type"],
+                "passed": passed,
+                "output": output,
+                "attempts": attempts,
+                "seconds": round(elapsed, 2),
+            }
         sleep(min(interval, max(0.0, timeout - elapsed)))

@@ -17,9 +17,15 @@ import fnmatch
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import StateError
 
 TOP_LEVEL_KEYS = (
-    "interfaces", "routes", "route-rules", "dns-resolver", "hostname", "ovs-db", "ovn",
+    "interfaces",
+    "routes",
+    "route-rules",
+    "dns-resolver",
+    "hostname",
+    "ovs-db",
+    "ovn",
     "description",
-)  # fmt: skip
+)
 
 # Keys whose values nmstate may print but are never part of a config: they change on their own.
 VOLATILE_KEYS = frozenset(
@@ -30,9 +36,20 @@ ADDRESS_VOLATILE_KEYS = frozenset(["protocol"])
 
 # Keys under which nmstate states carry secrets (802.1x, wifi, ipsec, macsec, ...).
 SECRET_KEYS = frozenset(
-    ["password", "private-key-password", "phase2-password", "psk", "secret", "pin",
-     "mka-cak", "mka-ckn", "private-key", "pre-shared-key", "ikev2-psk"]
-)  # fmt: skip
+    [
+        "password",
+        "private-key-password",
+        "phase2-password",
+        "psk",
+        "secret",
+        "pin",
+        "mka-cak",
+        "mka-ckn",
+        "private-key",
+        "pre-shared-key",
+        "ikev2-psk",
+    ]
+)
 HIDDEN_SECRET = "<_password_hid_by_nmstate>"
 
 # Lists whose order means nothing: compared as sets of their items.
@@ -238,8 +255,8 @@ def unsatisfied(desired, current):
         have = (current.get(key) or {}).get("config") or []
         missing = []
         for entry in wanted:
-            present = any(_matches(dict((k, v) for k, v in entry.items() if k != "state"), h)
-                          for h in have)  # fmt: skip
+            config = dict((k, v) for k, v in entry.items() if k != "state")
+            present = any(_matches(config, h) for h in have)
             if present == (entry.get("state") == "absent"):
                 missing.append(entry)
         if missing:

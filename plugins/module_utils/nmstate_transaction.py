@@ -165,9 +165,19 @@ class KernelWatchdog(object):
 class Transaction(object):
     """One safe apply; `client` is the access layer, `nmstatectl` the CLI for kernel reverts."""
 
-    def __init__(self, client, nmstatectl_client, kernel_only, rollback_timeout, probe_timeout,
-                 before_timeout=5, run_probe=None, clock=time.monotonic, watchdog_factory=KernelWatchdog,
-                 controller=None):  # fmt: skip
+    def __init__(
+        self,
+        client,
+        nmstatectl_client,
+        kernel_only,
+        rollback_timeout,
+        probe_timeout,
+        before_timeout=5,
+        run_probe=None,
+        clock=time.monotonic,
+        watchdog_factory=KernelWatchdog,
+        controller=None,
+    ):
         self.client = client
         self.controller = controller
         self.nmstatectl = nmstatectl_client
@@ -227,8 +237,13 @@ class Transaction(object):
         return next((o for o in outcomes if not o["passed"]), None)
 
     def _run_networkmanager(self, desired, required, result):
-        checkpoint = self._timed("apply", self.client.apply, desired, commit=False,
-                                 rollback_timeout=self.rollback_timeout)  # fmt: skip
+        checkpoint = self._timed(
+            "apply",
+            self.client.apply,
+            desired,
+            commit=False,
+            rollback_timeout=self.rollback_timeout,
+        )
         result["checkpoint"] = checkpoint
         after = self._timed("probes_after", self.probe_all, required, self.probe_timeout)
         result["probes_after"] = after
@@ -248,8 +263,8 @@ class Transaction(object):
                 "state (gen-revert); install nmstatectl or use NetworkManager mode",
                 category="dependency",
             )
-        revert = complete_revert(self._timed("gen_revert", self.nmstatectl.gen_revert, desired, current),
-                                 running, desired)  # fmt: skip
+        generated = self._timed("gen_revert", self.nmstatectl.gen_revert, desired, current)
+        revert = complete_revert(generated, running, desired)
         result["revert_state"] = revert
         watchdog = self.watchdog_factory(self.nmstatectl, revert, self.rollback_timeout)
         try:
@@ -265,8 +280,12 @@ class Transaction(object):
                 result["applied"] = True
                 return
             if failure is None:
-                failure = {"name": "watchdog", "type": "timeout", "passed": False,
-                           "output": "the rollback timeout ran out before the probes passed"}  # fmt: skip
+                failure = {
+                    "name": "watchdog",
+                    "type": "timeout",
+                    "passed": False,
+                    "output": "the rollback timeout ran out before the probes passed",
+                }
             else:
                 self._timed("rollback", self.client.apply, revert, kernel_only=True, verify=False)
             result.update(rolled_back=True, failed_probe=failure)

@@ -38,8 +38,14 @@ def playbook(lab, collections_path, tmp_path_factory):
     work = tmp_path_factory.mktemp("playbooks")
     counter = iter(range(10**6))
 
-    def run(name: str, extravars: dict | None = None, *, limit: str | None = None,
-            check: bool = False, diff: bool = False) -> PlaybookRun:  # fmt: skip
+    def run(
+        name: str,
+        extravars: dict | None = None,
+        *,
+        limit: str | None = None,
+        check: bool = False,
+        diff: bool = False,
+    ) -> PlaybookRun:
         n = next(counter)
         vars_file = work / f"vars-{n}.json"
         vars_file.write_text(json.dumps(extravars or {}))

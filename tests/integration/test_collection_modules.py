@@ -110,30 +110,56 @@ def test_applying_the_same_state_twice_reports_no_change(node, bridge_guide):
 def l3(node, state="up"):
     i = index(node.name)
     routes = [
-        {"destination": f"10.232.{i}.0/24", "next-hop-address": "10.231.78.254", "next-hop-interface": "eth1"},
-        {"destination": f"10.233.{i}.0/24", "next-hop-address": "10.231.78.254", "next-hop-interface": "eth1",
-         "table-id": 100},
-        {"destination": f"fd00:4e:90:{i}::/64", "next-hop-address": "fd00:4e:78::fe", "next-hop-interface": "eth1"},
-    ]  # fmt: skip
+        {
+            "destination": f"10.232.{i}.0/24",
+            "next-hop-address": "10.231.78.254",
+            "next-hop-interface": "eth1",
+        },
+        {
+            "destination": f"10.233.{i}.0/24",
+            "next-hop-address": "10.231.78.254",
+            "next-hop-interface": "eth1",
+            "table-id": 100,
+        },
+        {
+            "destination": f"fd00:4e:90:{i}::/64",
+            "next-hop-address": "fd00:4e:78::fe",
+            "next-hop-interface": "eth1",
+        },
+    ]
     if state == "absent":
         return {
             "routes": {"config": [dict(r, state="absent") for r in routes]},
-            "interfaces": [{"name": "eth1", "type": "ethernet", "state": "up",
-                            "ipv4": {"enabled": False}, "ipv6": {"enabled": False}}],
-        }  # fmt: skip
+            "interfaces": [
+                {
+                    "name": "eth1",
+                    "type": "ethernet",
+                    "state": "up",
+                    "ipv4": {"enabled": False},
+                    "ipv6": {"enabled": False},
+                }
+            ],
+        }
     return {
         "interfaces": [
             {
                 "name": "eth1",
                 "type": "ethernet",
                 "state": "up",
-                "ipv4": {"enabled": True, "address": [{"ip": f"10.231.78.{10 + i}", "prefix-length": 24}]},
-                "ipv6": {"enabled": True, "autoconf": False, "dhcp": False,
-                         "address": [{"ip": f"fd00:4e:78::{10 + i}", "prefix-length": 64}]},
+                "ipv4": {
+                    "enabled": True,
+                    "address": [{"ip": f"10.231.78.{10 + i}", "prefix-length": 24}],
+                },
+                "ipv6": {
+                    "enabled": True,
+                    "autoconf": False,
+                    "dhcp": False,
+                    "address": [{"ip": f"fd00:4e:78::{10 + i}", "prefix-length": 64}],
+                },
             }
         ],
         "routes": {"config": routes},
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")
@@ -285,8 +311,11 @@ def test_dns_resolver(node, playbook):
         assert_applied(again, node.name, changed=False)
     finally:
         cleared = {"dns-resolver": {"config": {}}}
-        assert_applied(playbook("apply.yml", {"desired_by_host": {node.name: cleared}}, limit=node.name),
-                       node.name, changed=True)  # fmt: skip
+        assert_applied(
+            playbook("apply.yml", {"desired_by_host": {node.name: cleared}}, limit=node.name),
+            node.name,
+            changed=True,
+        )
 
 
 # --- Check mode and diff mode ----------------------------------------------------------------------
@@ -321,19 +350,38 @@ BAD_STATES = {
         "x1",
     ),
     "bad-prefix": (
-        {"interfaces": [{"name": "eth2", "type": "ethernet", "state": "up",
-                         "ipv4": {"enabled": True, "address": [{"ip": "10.231.81.1", "prefix-length": 40}]}}]},
+        {
+            "interfaces": [
+                {
+                    "name": "eth2",
+                    "type": "ethernet",
+                    "state": "up",
+                    "ipv4": {
+                        "enabled": True,
+                        "address": [{"ip": "10.231.81.1", "prefix-length": 40}],
+                    },
+                }
+            ]
+        },
         "invalid_argument",
         "prefix length '40'",
     ),
     "missing-port": (
-        {"interfaces": [{"name": "br9", "type": "linux-bridge", "state": "up",
-                         "bridge": {"port": [{"name": "nosuch0"}]}}]},
+        {
+            "interfaces": [
+                {
+                    "name": "br9",
+                    "type": "linux-bridge",
+                    "state": "up",
+                    "bridge": {"port": [{"name": "nosuch0"}]},
+                }
+            ]
+        },
         "invalid_argument",
         "nosuch0",
     ),
     "not-a-dict": (["interfaces"], "invalid_argument", "must be a mapping"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_STATES))
@@ -355,8 +403,16 @@ def test_bad_input_fails_with_nmstates_message_and_changes_nothing(lab, playbook
 
 def test_state_from_a_controller_file(lab, playbook, tmp_path):
     node = lab.nodes[1]
-    address = {"interfaces": [{"name": "eth2", "type": "ethernet", "state": "up",
-                               "ipv4": {"enabled": True, "address": [{"ip": "10.231.81.12", "prefix-length": 24}]}}]}  # fmt: skip
+    address = {
+        "interfaces": [
+            {
+                "name": "eth2",
+                "type": "ethernet",
+                "state": "up",
+                "ipv4": {"enabled": True, "address": [{"ip": "10.231.81.12", "prefix-length": 24}]},
+            }
+        ]
+    }
     src = tmp_path / "state.yml"
     src.write_text(
         "interfaces:\n  - name: eth2\n    type: ethernet\n    state: up\n    ipv4:\n      enabled: true\n"
@@ -399,11 +455,28 @@ def test_pending_checkpoint_is_committed_or_rolled_back(node, playbook):
 
 def test_secrets_never_reach_the_output(lab, playbook):
     secret = "n0t-for-logs-7f3a"
-    state = {"interfaces": [{"name": "eth2", "type": "ethernet", "state": "up",
-                             "802.1x": {"identity": "lab", "eap-methods": ["peap"], "phase2-auth": "mschapv2",
-                                        "password": secret}}]}  # fmt: skip
-    run = playbook("apply.yml", {"desired_by_host": {lab.nodes[0].name: state}}, limit=lab.nodes[0].name,
-                   check=True, diff=True)  # fmt: skip
+    state = {
+        "interfaces": [
+            {
+                "name": "eth2",
+                "type": "ethernet",
+                "state": "up",
+                "802.1x": {
+                    "identity": "lab",
+                    "eap-methods": ["peap"],
+                    "phase2-auth": "mschapv2",
+                    "password": secret,
+                },
+            }
+        ]
+    }
+    run = playbook(
+        "apply.yml",
+        {"desired_by_host": {lab.nodes[0].name: state}},
+        limit=lab.nodes[0].name,
+        check=True,
+        diff=True,
+    )
     result = run.result(lab.nodes[0].name, APPLY)
     assert result["_status"] == "ok", result.get("msg")
     assert secret not in run.output

@@ -49,8 +49,13 @@ def plain(value):
 
 
 def ansible(tool, *args, collections_path, check=True):
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections_path), ANSIBLE_HOST_KEY_CHECKING="False",
-               ANSIBLE_INVENTORY_UNPARSED_FAILED="True", ANSIBLE_NOCOLOR="1")  # fmt: skip
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(collections_path),
+        ANSIBLE_HOST_KEY_CHECKING="False",
+        ANSIBLE_INVENTORY_UNPARSED_FAILED="True",
+        ANSIBLE_NOCOLOR="1",
+    )
     env.pop("ANSIBLE_CONFIG", None)
     done = subprocess.run(
         [str(BIN / tool), *args], env=env, capture_output=True, text=True, timeout=300
@@ -101,8 +106,14 @@ def test_an_unreachable_api_server_is_a_clear_error(
     kubeconfig["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
     bad = tmp_path / "unreachable.kubeconfig"
     bad.write_text(yaml.safe_dump(kubeconfig))
-    done = ansible("ansible-inventory", "-i", str(inventory_file(kubeconfig=str(bad), request_timeout=3)), "--list",
-                   collections_path=collections_path, check=False)  # fmt: skip
+    done = ansible(
+        "ansible-inventory",
+        "-i",
+        str(inventory_file(kubeconfig=str(bad), request_timeout=3)),
+        "--list",
+        collections_path=collections_path,
+        check=False,
+    )
     assert done.returncode != 0
     assert (
         "cannot reach the Kubernetes API server at https://127.0.0.1:1" in done.stdout + done.stderr
@@ -114,8 +125,14 @@ def test_rejected_credentials_are_a_clear_error(lab, inventory_file, collections
     kubeconfig["users"][0]["user"] = {"token": "not-a-valid-token"}
     bad = tmp_path / "badcreds.kubeconfig"
     bad.write_text(yaml.safe_dump(kubeconfig))
-    done = ansible("ansible-inventory", "-i", str(inventory_file(kubeconfig=str(bad))), "--list",
-                   collections_path=collections_path, check=False)  # fmt: skip
+    done = ansible(
+        "ansible-inventory",
+        "-i",
+        str(inventory_file(kubeconfig=str(bad))),
+        "--list",
+        collections_path=collections_path,
+        check=False,
+    )
     assert done.returncode != 0
     assert "rejected the credentials (401" in done.stdout + done.stderr
 
@@ -127,15 +144,33 @@ def test_apply_playbook_configures_the_nodes_a_label_selects(
     chosen = [lab.nodes[0].name, lab.nodes[3].name]
     for name in chosen:
         core.patch_node(name, {"metadata": {"labels": {"test.nodenet.io/bridge": "yes"}}})
-    state = {"nmstate_desired_state": {"interfaces": [
-        {"name": "br7", "type": "linux-bridge", "state": "up", "ipv4": {"enabled": False},
-         "bridge": {"options": {"stp": {"enabled": False}}, "port": []}}]}}  # fmt: skip
+    state = {
+        "nmstate_desired_state": {
+            "interfaces": [
+                {
+                    "name": "br7",
+                    "type": "linux-bridge",
+                    "state": "up",
+                    "ipv4": {"enabled": False},
+                    "bridge": {"options": {"stp": {"enabled": False}}, "port": []},
+                }
+            ]
+        }
+    }
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps(state))
     path = inventory_file(label_selector="test.nodenet.io/bridge=yes")
     try:
-        run = ansible("ansible-playbook", "-i", str(path), "nodenet.nmstate.apply", "-e", f"@{state_file}",
-                      collections_path=collections_path, check=False)  # fmt: skip
+        run = ansible(
+            "ansible-playbook",
+            "-i",
+            str(path),
+            "nodenet.nmstate.apply",
+            "-e",
+            f"@{state_file}",
+            collections_path=collections_path,
+            check=False,
+        )
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
         for node in lab.nodes:
             has_bridge = node.run("ip link show br7", check=False).returncode == 0

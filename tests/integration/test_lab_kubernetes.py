@@ -108,17 +108,28 @@ def test_a_custom_resource_is_created_and_its_watch_sees_the_change(api):
         wait_established(extensions, [f"{plural}.{CRD_GROUP}"])
         kind = widget_crd(plural)["spec"]["names"]["kind"]
         created = custom.create_cluster_custom_object(
-            CRD_GROUP, "v1", plural,
-            {"apiVersion": f"{CRD_GROUP}/v1", "kind": kind, "metadata": {"name": "w1"}, "spec": {"size": 1}},
-        )  # fmt: skip
+            CRD_GROUP,
+            "v1",
+            plural,
+            {
+                "apiVersion": f"{CRD_GROUP}/v1",
+                "kind": kind,
+                "metadata": {"name": "w1"},
+                "spec": {"size": 1},
+            },
+        )
         seen = []
         watcher = watch.Watch()
 
         def collect():
             for event in watcher.stream(
-                custom.list_cluster_custom_object, CRD_GROUP, "v1", plural,
-                resource_version=created["metadata"]["resourceVersion"], timeout_seconds=20,
-            ):  # fmt: skip
+                custom.list_cluster_custom_object,
+                CRD_GROUP,
+                "v1",
+                plural,
+                resource_version=created["metadata"]["resourceVersion"],
+                timeout_seconds=20,
+            ):
                 seen.append((event["type"], event["object"]["spec"]["size"]))
                 if event["type"] == "MODIFIED":
                     watcher.stop()

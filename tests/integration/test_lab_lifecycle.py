@@ -11,9 +11,17 @@ from nodenet_lab import controlplane, lab, settings
 from nodenet_lab.sh import link_exists, netns_list
 
 LAB_PROGRAMS = {
-    "sshd", "NetworkManager", "dbus-daemon", "nm-dispatcher", "dnsmasq", "etcd",
-    "kube-apiserver", "kube-controller-manager", "unshare", "node-init.sh",
-}  # fmt: skip
+    "sshd",
+    "NetworkManager",
+    "dbus-daemon",
+    "nm-dispatcher",
+    "dnsmasq",
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "unshare",
+    "node-init.sh",
+}
 
 
 def processes() -> dict[int, tuple[str, str]]:

@@ -201,14 +201,35 @@ def test_networkmanager_checkpoint_rolls_back_an_uncommitted_apply(node):
     ("kind", "iface"),
     [
         ("dummy", {"name": "dummy0", "type": "dummy", "state": "up"}),
-        ("bond", {"name": "bond0", "type": "bond", "state": "up",
-                  "link-aggregation": {"mode": "active-backup", "port": []}}),
-        ("vlan", {"name": "eth1.10", "type": "vlan", "state": "up",
-                  "vlan": {"base-iface": "eth1", "id": 10}}),
-        ("vrf", {"name": "vrf0", "type": "vrf", "state": "up",
-                 "vrf": {"port": [], "route-table-id": 100}}),
+        (
+            "bond",
+            {
+                "name": "bond0",
+                "type": "bond",
+                "state": "up",
+                "link-aggregation": {"mode": "active-backup", "port": []},
+            },
+        ),
+        (
+            "vlan",
+            {
+                "name": "eth1.10",
+                "type": "vlan",
+                "state": "up",
+                "vlan": {"base-iface": "eth1", "id": 10},
+            },
+        ),
+        (
+            "vrf",
+            {
+                "name": "vrf0",
+                "type": "vrf",
+                "state": "up",
+                "vrf": {"port": [], "route-table-id": 100},
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_link_types_the_kernel_may_lack_are_detected_and_skipped(lab, kind, iface):
     missing = kernel.link_type_missing(kind)
     if missing:

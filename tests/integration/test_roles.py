@@ -17,8 +17,17 @@ ROLLBACK_TIMEOUT = 40
 
 def cut_management(node):
     """Removes every address from the management link: the node's SSH and default route go."""
-    return {"interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "up",
-                            "ipv4": {"enabled": False}, "ipv6": {"enabled": False}}]}  # fmt: skip
+    return {
+        "interfaces": [
+            {
+                "name": "mgmt0",
+                "type": "ethernet",
+                "state": "up",
+                "ipv4": {"enabled": False},
+                "ipv6": {"enabled": False},
+            }
+        ]
+    }
 
 
 def management_view(node):
@@ -74,9 +83,21 @@ def test_cutting_the_management_link_is_rolled_back_every_time(lab, cut_off_runs
 
 
 def break_data_link(node):
-    return {"interfaces": [{"name": "eth2", "type": "ethernet", "state": "up",
-                            "ipv4": {"enabled": True, "address": [{"ip": f"10.231.82.{10 + int(node.name[-2:])}",
-                                                                   "prefix-length": 24}]}}]}  # fmt: skip
+    return {
+        "interfaces": [
+            {
+                "name": "eth2",
+                "type": "ethernet",
+                "state": "up",
+                "ipv4": {
+                    "enabled": True,
+                    "address": [
+                        {"ip": f"10.231.82.{10 + int(node.name[-2:])}", "prefix-length": 24}
+                    ],
+                },
+            }
+        ]
+    }
 
 
 def test_a_change_to_an_unprobed_data_link_is_applied_and_kept(lab, playbook):
@@ -105,13 +126,37 @@ def test_a_change_to_an_unprobed_data_link_is_applied_and_kept(lab, playbook):
 @pytest.mark.parametrize(
     ("state", "message"),
     [
-        ({"interfaces": [{"name": "br9", "type": "linux-bridge", "state": "up",
-                          "bridge": {"port": [{"name": "nosuch0"}]}}]}, "nosuch0"),
-        ({"interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "up",
-                          "ipv4": {"enabled": True, "address": [{"ip": "10.0.0.1", "prefix-length": 33}]}}]},
-         "prefix length"),
+        (
+            {
+                "interfaces": [
+                    {
+                        "name": "br9",
+                        "type": "linux-bridge",
+                        "state": "up",
+                        "bridge": {"port": [{"name": "nosuch0"}]},
+                    }
+                ]
+            },
+            "nosuch0",
+        ),
+        (
+            {
+                "interfaces": [
+                    {
+                        "name": "mgmt0",
+                        "type": "ethernet",
+                        "state": "up",
+                        "ipv4": {
+                            "enabled": True,
+                            "address": [{"ip": "10.0.0.1", "prefix-length": 33}],
+                        },
+                    }
+                ]
+            },
+            "prefix length",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_state_fails_before_anything_changes(lab, playbook, state, message):
     before = {n.name: kernel_view(n) for n in lab.nodes}
     run = playbook("role_apply.yml", role_vars(lab, lambda n: state))
@@ -181,8 +226,13 @@ def test_prerequisites_choose_packages_and_fake_the_install(hidden_nmstate, play
     )
     assert run.rc == 0, run.output[-3000:]
     found = run.result(hidden_nmstate.name, "Prerequisites")["nmstate_prerequisites"]
-    assert found == {"present": False, "installed": ["nmstate"], "install_faked": True,
-                     "nmstatectl_version": None, "libnmstate_version": None}  # fmt: skip
+    assert found == {
+        "present": False,
+        "installed": ["nmstate"],
+        "install_faked": True,
+        "nmstatectl_version": None,
+        "libnmstate_version": None,
+    }
 
 
 def test_user_probes_count_only_when_they_passed_before(lab, playbook):

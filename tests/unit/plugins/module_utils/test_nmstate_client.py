@@ -84,8 +84,9 @@ def test_apply_through_libnmstate_maps_every_option():
     assert client.apply(STATE, kernel_only=True, verify=False, save_to_disk=False) is None
     name, args, kwargs = calls[0]
     assert name == "apply" and args == (STATE,)
-    assert kwargs == dict(kernel_only=True, verify_change=False, save_to_disk=False, commit=True,
-                          rollback_timeout=60)  # fmt: skip
+    assert kwargs == dict(
+        kernel_only=True, verify_change=False, save_to_disk=False, commit=True, rollback_timeout=60
+    )
 
 
 def test_uncommitted_libnmstate_apply_returns_the_checkpoint_from_its_log():
@@ -142,11 +143,20 @@ def test_libnmstate_error_classes_without_kind_map_by_class_name():
 def test_nmstatectl_apply_passes_the_state_as_json_on_stdin_with_the_right_flags():
     module = FakeModule([(0, "applied", "[INFO] Created checkpoint %s\n" % CHECKPOINT)])
     client = nc.NmstatectlClient("/usr/sbin/nmstatectl", module.run_command)
-    checkpoint = client.apply(STATE, kernel_only=True, verify=False, save_to_disk=False, commit=False,
-                              rollback_timeout=45)  # fmt: skip
+    checkpoint = client.apply(
+        STATE, kernel_only=True, verify=False, save_to_disk=False, commit=False, rollback_timeout=45
+    )
     args, data = module.calls[0]
-    assert args == ["/usr/sbin/nmstatectl", "apply", "--kernel", "--no-verify", "--memory-only",
-                    "--no-commit", "--timeout", "45"]  # fmt: skip
+    assert args == [
+        "/usr/sbin/nmstatectl",
+        "apply",
+        "--kernel",
+        "--no-verify",
+        "--memory-only",
+        "--no-commit",
+        "--timeout",
+        "45",
+    ]
     assert json.loads(data) == STATE
     assert checkpoint == CHECKPOINT
 
@@ -249,9 +259,16 @@ def test_network_manager_detection_reads_process_names(tmp_path):
 
 POLICY = {
     "capture": {"gw": 'routes.running.destination=="0.0.0.0/0"'},
-    "desiredState": {"interfaces": [{"name": "{{ capture.gw.routes.running.0.next-hop-interface }}",
-                                     "type": "ethernet", "state": "up"}]},
-}  # fmt: skip
+    "desiredState": {
+        "interfaces": [
+            {
+                "name": "{{ capture.gw.routes.running.0.next-hop-interface }}",
+                "type": "ethernet",
+                "state": "up",
+            }
+        ]
+    },
+}
 
 
 def test_nmstatectl_renders_a_policy_from_files_holding_the_current_state_and_the_policy():

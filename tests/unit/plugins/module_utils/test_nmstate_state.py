@@ -16,16 +16,30 @@ CURRENT = {
             "state": "up",
             "mtu": 1500,
             "mac-address": "02:4E:00:01:00:02",
-            "ipv4": {"enabled": True, "address": [{"ip": "10.0.0.1", "prefix-length": 24, "valid-life-time": "forever"}]},
-            "bridge": {"options": {"hello-timer": 3, "stp": {"enabled": False}}, "port": [{"name": "eth1"}]},
+            "ipv4": {
+                "enabled": True,
+                "address": [{"ip": "10.0.0.1", "prefix-length": 24, "valid-life-time": "forever"}],
+            },
+            "bridge": {
+                "options": {"hello-timer": 3, "stp": {"enabled": False}},
+                "port": [{"name": "eth1"}],
+            },
         },
         {"name": "eth1", "type": "ethernet", "state": "up"},
         {"name": "veth9", "type": "veth", "state": "ignore"},
     ],
-    "routes": {"config": [{"destination": "0.0.0.0/0", "next-hop-address": "10.0.0.254", "next-hop-interface": "br1"}],
-               "running": [{"destination": "10.9.0.0/16", "next-hop-interface": "veth9"}]},
+    "routes": {
+        "config": [
+            {
+                "destination": "0.0.0.0/0",
+                "next-hop-address": "10.0.0.254",
+                "next-hop-interface": "br1",
+            }
+        ],
+        "running": [{"destination": "10.9.0.0/16", "next-hop-interface": "veth9"}],
+    },
     "dns-resolver": {"config": {"server": ["10.0.0.53"]}},
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize(
@@ -133,12 +147,16 @@ def test_capture_references_pass_only_in_a_policys_desired_state():
 def test_a_state_already_in_place_is_satisfied():
     desired = {
         "interfaces": [
-            {"name": "br1", "type": "linux-bridge", "mac-address": "02:4e:00:01:00:02",
-             "ipv4": {"enabled": True, "address": [{"ip": "10.0.0.1", "prefix-length": 24}]},
-             "bridge": {"port": [{"name": "eth1"}]}},
+            {
+                "name": "br1",
+                "type": "linux-bridge",
+                "mac-address": "02:4e:00:01:00:02",
+                "ipv4": {"enabled": True, "address": [{"ip": "10.0.0.1", "prefix-length": 24}]},
+                "bridge": {"port": [{"name": "eth1"}]},
+            },
         ],
         "dns-resolver": {"config": {"server": ["10.0.0.53"]}},
-    }  # fmt: skip
+    }
     assert ns.unsatisfied(desired, ns.strip_volatile(CURRENT)) == {}
 
 
@@ -148,13 +166,27 @@ def test_a_state_already_in_place_is_satisfied():
         {"interfaces": [{"name": "br1", "mtu": 9000}]},
         {"interfaces": [{"name": "br2", "type": "linux-bridge"}]},
         {"interfaces": [{"name": "eth1", "state": "absent"}]},
-        {"interfaces": [{"name": "br1", "ipv4": {"address": [{"ip": "10.0.0.2", "prefix-length": 24}]}}]},
+        {
+            "interfaces": [
+                {"name": "br1", "ipv4": {"address": [{"ip": "10.0.0.2", "prefix-length": 24}]}}
+            ]
+        },
         {"routes": {"config": [{"destination": "10.8.0.0/16", "next-hop-interface": "br1"}]}},
-        {"routes": {"config": [{"destination": "0.0.0.0/0", "next-hop-address": "10.0.0.254",
-                                "next-hop-interface": "br1", "state": "absent"}]}},
+        {
+            "routes": {
+                "config": [
+                    {
+                        "destination": "0.0.0.0/0",
+                        "next-hop-address": "10.0.0.254",
+                        "next-hop-interface": "br1",
+                        "state": "absent",
+                    }
+                ]
+            }
+        },
         {"dns-resolver": {"config": {"server": ["10.0.0.54"]}}},
     ],
-)  # fmt: skip
+)
 def test_a_state_not_in_place_is_unsatisfied(desired):
     assert ns.unsatisfied(desired, CURRENT) != {}
 
@@ -194,8 +226,12 @@ def test_predicted_overlays_desired_values_and_drops_absent_interfaces():
 
 
 def test_secret_values_are_found_at_any_depth_but_not_nmstates_own_mask():
-    state = {"interfaces": [{"name": "eth1", "802.1x": {"identity": "me", "private-key-password": "s3cret"}},
-                            {"name": "wl0", "wifi": {"psk": ns.HIDDEN_SECRET}}]}  # fmt: skip
+    state = {
+        "interfaces": [
+            {"name": "eth1", "802.1x": {"identity": "me", "private-key-password": "s3cret"}},
+            {"name": "wl0", "wifi": {"psk": ns.HIDDEN_SECRET}},
+        ]
+    }
     assert ns.secret_values(state) == {"s3cret"}
 
 
@@ -228,8 +264,10 @@ def test_strip_volatile_drops_link_local_addresses_the_kernel_adds_by_itself():
 
 
 def test_strip_volatile_drops_an_addresss_protocol_only_inside_addresses():
-    state = {"ipv6": {"address": [{"ip": "fd00::1", "prefix-length": 64, "protocol": "static"}]},
-             "protocol": "keep"}  # fmt: skip
+    state = {
+        "ipv6": {"address": [{"ip": "fd00::1", "prefix-length": 64, "protocol": "static"}]},
+        "protocol": "keep",
+    }
     assert ns.strip_volatile(state) == {
         "ipv6": {"address": [{"ip": "fd00::1", "prefix-length": 64}]},
         "protocol": "keep",
@@ -237,8 +275,10 @@ def test_strip_volatile_drops_an_addresss_protocol_only_inside_addresses():
 
 
 def test_an_nmpolicy_is_told_apart_from_a_state():
-    policy = {"capture": {"gw": "routes.running.destination==\"0.0.0.0/0\""},
-              "desiredState": {"interfaces": []}}  # fmt: skip
+    policy = {
+        "capture": {"gw": 'routes.running.destination=="0.0.0.0/0"'},
+        "desiredState": {"interfaces": []},
+    }
     assert ns.split_policy(policy) == (policy["capture"], {"interfaces": []})
     assert ns.split_policy({"desiredState": {"interfaces": []}}) == (None, {"interfaces": []})
     plain = {"interfaces": [], "routes": {"config": []}}

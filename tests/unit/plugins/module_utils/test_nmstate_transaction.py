@@ -20,14 +20,24 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client imp
     NmstateError,
 )
 
+DEFAULT_ROUTE = {
+    "destination": "0.0.0.0/0",
+    "next-hop-address": "10.0.0.1",
+    "next-hop-interface": "mgmt0",
+}
 CURRENT = {
-    "interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "up",
-                    "ipv4": {"enabled": True, "address": [{"ip": "10.0.0.5", "prefix-length": 24}]},
-                    "ipv6": {"enabled": True, "address": [{"ip": "fe80::5", "prefix-length": 64}]}}],
-    "routes": {"running": [{"destination": "0.0.0.0/0", "next-hop-address": "10.0.0.1", "next-hop-interface": "mgmt0"}],
-               "config": [{"destination": "0.0.0.0/0", "next-hop-address": "10.0.0.1", "next-hop-interface": "mgmt0"}]},
+    "interfaces": [
+        {
+            "name": "mgmt0",
+            "type": "ethernet",
+            "state": "up",
+            "ipv4": {"enabled": True, "address": [{"ip": "10.0.0.5", "prefix-length": 24}]},
+            "ipv6": {"enabled": True, "address": [{"ip": "fe80::5", "prefix-length": 64}]},
+        }
+    ],
+    "routes": {"running": [DEFAULT_ROUTE], "config": [DEFAULT_ROUTE]},
     "dns-resolver": {"running": {"server": ["10.0.0.53"]}, "config": {"server": ["10.0.0.53"]}},
-}  # fmt: skip
+}
 CUT = {
     "interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "up", "ipv4": {"enabled": False}}]
 }
@@ -103,9 +113,17 @@ def scripted(outcomes):
 def make(kernel_only, outcomes, client=None, **kwargs):
     client = client or FakeClient()
     FakeWatchdog.made = []
-    transaction = tx.Transaction(client, client, kernel_only, rollback_timeout=60, probe_timeout=5,
-                                 run_probe=scripted(outcomes), watchdog_factory=FakeWatchdog,
-                                 controller="10.0.0.100", **kwargs)  # fmt: skip
+    transaction = tx.Transaction(
+        client,
+        client,
+        kernel_only,
+        rollback_timeout=60,
+        probe_timeout=5,
+        run_probe=scripted(outcomes),
+        watchdog_factory=FakeWatchdog,
+        controller="10.0.0.100",
+        **kwargs,
+    )
     return transaction, client
 
 
@@ -181,16 +199,27 @@ def test_kernel_mode_reports_a_watchdog_that_fired_first():
         "default-gateway": [True, True, True],
         "dns-10.0.0.53": [False],
     }
-    transaction = tx.Transaction(client, client, True, 60, 5, run_probe=scripted(outcomes),
-                                 watchdog_factory=lambda *a: FakeWatchdog(*a, fired=True), controller="10.0.0.100")  # fmt: skip
+    transaction = tx.Transaction(
+        client,
+        client,
+        True,
+        60,
+        5,
+        run_probe=scripted(outcomes),
+        watchdog_factory=lambda *a: FakeWatchdog(*a, fired=True),
+        controller="10.0.0.100",
+    )
     result = transaction.run(CUT, [])
     assert result["rolled_back"] and result["failed_probe"]["name"] == "watchdog"
     assert [c[0] for c in client.calls] == ["gen_revert", "apply"], "the watchdog already reverted"
 
 
 def test_kernel_mode_failed_apply_is_reverted_and_reraised():
-    transaction, client = make(True, {"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [False]},
-                               client=FakeClient(failing_applies=1))  # fmt: skip
+    transaction, client = make(
+        True,
+        {"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [False]},
+        client=FakeClient(failing_applies=1),
+    )
     with pytest.raises(NmstateError) as raised:
         transaction.run(CUT, [])
     assert raised.value.rolled_back is True
@@ -198,8 +227,11 @@ def test_kernel_mode_failed_apply_is_reverted_and_reraised():
 
 
 def test_kernel_mode_says_so_when_the_revert_fails_too():
-    transaction = make(True, {"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [False]},
-                       client=FakeClient(failing_applies=2))[0]  # fmt: skip
+    transaction = make(
+        True,
+        {"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [False]},
+        client=FakeClient(failing_applies=2),
+    )[0]
     with pytest.raises(NmstateError) as raised:
         transaction.run(CUT, [])
     assert raised.value.rolled_back is False
@@ -208,8 +240,17 @@ def test_kernel_mode_says_so_when_the_revert_fails_too():
 
 def test_kernel_mode_without_nmstatectl_refuses_before_changing_anything():
     client = FakeClient()
-    transaction = tx.Transaction(client, None, True, 60, 5, run_probe=scripted({"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [True]}),
-                                 controller="10.0.0.100")  # fmt: skip
+    transaction = tx.Transaction(
+        client,
+        None,
+        True,
+        60,
+        5,
+        run_probe=scripted(
+            {"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [True]}
+        ),
+        controller="10.0.0.100",
+    )
     with pytest.raises(tx.TransactionError) as raised:
         transaction.run(CUT, [])
     assert raised.value.category == "dependency" and client.calls == []
@@ -262,13 +303,13 @@ def test_probe_retries_until_it_passes_or_time_runs_out(monkeypatch):
     answers = [False, False, True]
     monkeypatch.setattr(probes, "run_once", lambda probe: (answers.pop(0), "out"))
     now = [0.0]
-    result = probes.run({"name": "p", "type": "ping", "host": "h"}, timeout=10, clock=lambda: now[0],
-                        sleep=lambda s: now.__setitem__(0, now[0] + s))  # fmt: skip
+    probe = {"name": "p", "type": "ping", "host": "h"}
+    fake_time = dict(clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    result = probes.run(probe, timeout=10, **fake_time)
     assert result["passed"] and result["attempts"] == 3
     monkeypatch.setattr(probes, "run_once", lambda probe: (False, "down"))
     now[0] = 0.0
-    result = probes.run({"name": "p", "type": "ping", "host": "h"}, timeout=3, clock=lambda: now[0],
-                        sleep=lambda s: now.__setitem__(0, now[0] + s))  # fmt: skip
+    result = probes.run(probe, timeout=3, **fake_time)
     assert not result["passed"] and result["output"] == "down"
 
 
