@@ -140,7 +140,31 @@ class _LogCapture(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-class LibnmstateClient(object):
+class _Client(object):
+    """What both access paths share: an apply that reports the checkpoint it left pending."""
+
+    def apply(
+        self,
+        state,
+        kernel_only=False,
+        verify=True,
+        save_to_disk=True,
+        commit=True,
+        rollback_timeout=60,
+    ):
+        """Apply `state`; return the NetworkManager checkpoint left pending, if any."""
+        output = self._apply(state, kernel_only, verify, save_to_disk, commit, rollback_timeout)
+        if commit:
+            return None
+        found = CHECKPOINT_RE.findall(output)
+        return found[-1] if found else None
+
+    def _apply(self, state, kernel_only, verify, save_to_disk, commit, rollback_timeout):
+        """Apply; the text in which nmstate reports the checkpoint it created."""
+        raise NotImplementedError
+
+
+class LibnmstateClient(_Client):
     """nmstate through its Python binding."""
 
     access = "libnmstate"
@@ -165,16 +189,8 @@ class LibnmstateClient(object):
             return self._call(self._lib.show_running_config)
         return self._call(self._lib.show, kernel_only=kernel_only)
 
-    def apply(
-        self,
-        state,
-        kernel_only=False,
-        verify=True,
-        save_to_disk=True,
-        commit=True,
-        rollback_timeout=60,
-    ):
-        """Apply `state`; return the NetworkManager checkpoint left pending, if any."""
+    def _apply(self, state, kernel_only, verify, save_to_disk, commit, rollback_timeout):
+        """Apply; libnmstate reports the checkpoint it creates only in its log, returned here."""
         capture = _LogCapture()
         logger = logging.getLogger("libnmstate")
         logger.addHandler(capture)
@@ -193,10 +209,7 @@ class LibnmstateClient(object):
         finally:
             logger.removeHandler(capture)
             logger.setLevel(previous_level)
-        if commit:
-            return None
-        found = [m.group(1) for m in map(CHECKPOINT_RE.search, capture.lines) if m]
-        return found[-1] if found else None
+        return "\n".join(capture.lines)
 
     def commit(self, checkpoint=None):
         self._call(self._lib.commit, checkpoint=checkpoint)
@@ -217,7 +230,7 @@ class LibnmstateClient(object):
         return self._call(render, policy, current)
 
 
-class NmstatectlClient(object):
+class NmstatectlClient(_Client):
     """nmstate through its command-line tool; `run_command` is AnsibleModule.run_command."""
 
     access = "nmstatectl"
@@ -256,11 +269,7 @@ class NmstatectlClient(object):
             args.append("--running-config")
         if kernel_only:
             args.append("--kernel")
-        out = self._run(args)[0]
-        try:
-            return json.loads(out)
-        except ValueError:
-            raise NmstateError("nmstatectl show printed no JSON: %s" % out[:500])
+        return _parsed("show", self._run(args)[0])
 
     @staticmethod
     def _apply_args(kernel_only, verify, save_to_disk, commit=True, rollback_timeout=60):
@@ -275,22 +284,11 @@ class NmstatectlClient(object):
             args += ["--no-commit", "--timeout", str(int(rollback_timeout))]
         return args
 
-    def apply(
-        self,
-        state,
-        kernel_only=False,
-        verify=True,
-        save_to_disk=True,
-        commit=True,
-        rollback_timeout=60,
-    ):
-        """Apply `state`; return the NetworkManager checkpoint left pending, if any."""
+    def _apply(self, state, kernel_only, verify, save_to_disk, commit, rollback_timeout):
+        """Apply with the state on stdin; nmstatectl prints the checkpoint it creates."""
         args = self._apply_args(kernel_only, verify, save_to_disk, commit, rollback_timeout)
         out, err = self._run(args, data=state)
-        if commit:
-            return None
-        found = CHECKPOINT_RE.findall(out + "\n" + err)
-        return found[-1] if found else None
+        return out + "\n" + err
 
     def apply_argv(self, path, kernel_only=False, verify=True, save_to_disk=True):
         """The command line that applies the state in the JSON file `path`, committed, for a
@@ -310,10 +308,7 @@ class NmstatectlClient(object):
     def state_from_policy(self, policy, current):
         """nmstate's rendering of an nmpolicy (capture + desiredState) against `current`."""
         out = self._with_files(["policy", "--json", "-q", "-c"], current, policy)
-        try:
-            return json.loads(out) if out.strip() else {}
-        except ValueError:
-            raise NmstateError("nmstatectl policy printed no JSON: %s" % out[:500])
+        return _parsed("policy", out, empty={})
 
     def _with_files(self, args, current, subject):
         """Run nmstatectl with `current` and `subject` (state or policy) as JSON files."""
@@ -336,10 +331,17 @@ class NmstatectlClient(object):
         which fails in kernel-only mode.
         """
         out = self._with_files(["gr", "--json", "-q", "-c"], current, desired)
-        try:
-            return json.loads(out) if out.strip() else {}
-        except ValueError:
-            raise NmstateError("nmstatectl gr printed no JSON: %s" % out[:500])
+        return _parsed("gr", out, empty={})
+
+
+def _parsed(command, out, empty=None):
+    """The JSON nmstatectl `command` printed; `empty` where it printed nothing, if given."""
+    if empty is not None and not out.strip():
+        return empty
+    try:
+        return json.loads(out)
+    except ValueError:
+        raise NmstateError("nmstatectl %s printed no JSON: %s" % (command, out[:500]))
 
 
 def import_libnmstate():
