@@ -94,10 +94,10 @@ def describe(result):
     after = result.get("probes_after_rollback") or []
     still_failing = ", ".join(p["name"] for p in after if not p["passed"])
     if still_failing:
-        return message + "the previous state was re-applied, but probes %s still fail" % (
-            still_failing
-        )
-    return message + "the node was restored to its previous state"
+        restored = "the previous state was re-applied, but probes %s still fail" % still_failing
+    else:
+        restored = "the node was restored to its previous state"
+    return message + restored
 
 
 def transact(module, kernel_only, capture, desired, reported):

@@ -127,7 +127,6 @@ nmstate_message:
   type: str
 """
 
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils import info_runner

@@ -176,11 +176,10 @@ revert_state:
   returned: in kernel-only mode
   type: dict
 error_category:
-  description: On failure of nmstate itself, the kind of failure (see M(nodenet.nmstate.nmstate_apply)).
+  description: On failure, the kind of failure (see M(nodenet.nmstate.nmstate_apply)); V(invalid_argument) also for options refused before the node is touched.
   returned: failure
   type: str
 """
-
 
 from ansible.module_utils.basic import AnsibleModule
 

@@ -313,3 +313,18 @@ def test_transaction_refuses_a_misshapen_state_with_its_path_before_the_lock(mon
         "invalid desired state: interfaces[0].bridge.port[1]: every port needs a 'name'"
     )
     assert locks == []
+
+
+def test_a_rollback_that_did_not_bring_every_probe_back_says_which_still_fail():
+    result = {
+        "failed_probe": {"name": "controller", "type": "ping", "output": "100% loss"},
+        "probes_after_rollback": [
+            {"name": "controller", "passed": False},
+            {"name": "default-gateway", "passed": True},
+            {"name": "dns-10.0.0.53", "passed": False},
+        ],
+    }
+    assert transaction_runner.describe(result) == (
+        "rolled back: probe controller (ping) failed after the change: 100% loss; "
+        "the previous state was re-applied, but probes controller, dns-10.0.0.53 still fail"
+    )
