@@ -39,7 +39,14 @@ def configure_logging(log_format: str) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
+# The API server accepts objects nested up to 10,000 levels; Python's JSON decoder gives up at
+# the default recursion limit (1,000), which would break the watch of every policy for one bad
+# object. Decoding such an object costs C stack well within a thread's 8 MiB.
+RECURSION_LIMIT = 25_000
+
+
 def main(argv=None) -> int:
+    sys.setrecursionlimit(RECURSION_LIMIT)
     settings = operator_config.parse(argv)
     configure_logging(settings.log_format)
     kopf.run(

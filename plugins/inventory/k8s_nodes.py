@@ -185,7 +185,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 continue
             name = node["name"]
             if not valid_node_name(name) or name in ("all", "ungrouped", "localhost"):
-                self.display.warning("k8s_nodes: skipped a Node named %r: not usable as a host" % name)
+                self.display.warning(
+                    "k8s_nodes: skipped a Node named %r: not usable as a host" % name
+                )
                 continue
             self.inventory.add_host(name, group="k8s_nodes")
             address, problem = reachable_address(node["addresses"], address_type)

@@ -49,8 +49,9 @@ MODULE_ARGS = dict(
 )
 
 
-def parse_state(raw):
-    """The `state` option as a mapping: given as one, or as YAML/JSON text."""
+def parse_state(raw, mask=lambda secrets: None):
+    """The `state` option as a mapping: given as one, or as YAML/JSON text. Its secrets go to
+    `mask` before anything checks it, so no message can show them."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
@@ -60,12 +61,16 @@ def parse_state(raw):
             try:
                 raw = yaml_load(raw)
             except Exception as exc:
-                raise StateError("the state string is not valid YAML or JSON: %s" % exc)
+                # Only where: the parser's own message quotes the text, secrets and all.
+                mark = getattr(exc, "problem_mark", None)
+                where = " (line %d, column %d)" % (mark.line + 1, mark.column + 1) if mark else ""
+                raise StateError("the state string is not valid YAML or JSON%s" % where)
+    mask(secret_values(raw))
     check_shape(raw)
     return raw
 
 
-def checked_state(params, kernel_only):
+def checked_state(params, kernel_only, mask=lambda secrets: None):
     """The desired state to apply (None for a commit or rollback), once every option is checked.
 
     Raises InputError or StateError.
@@ -84,7 +89,7 @@ def checked_state(params, kernel_only):
         return None
     if params["state"] is None:
         raise InputError("one of 'state' or 'src' is required to apply")
-    return parse_state(params["state"])
+    return parse_state(params["state"], mask)
 
 
 def as_yaml(state):
@@ -154,10 +159,8 @@ def run(module):
     kernel_only, mode = resolve_mode(params["kernel_only"])
     desired = None
     try:
-        desired = checked_state(params, kernel_only)
-        if desired is not None:
-            # Mask every secret the state carries, wherever it shows up in our output.
-            module.no_log_values.update(secret_values(desired))
+        # Every secret the state carries is masked wherever it shows up in our output.
+        desired = checked_state(params, kernel_only, module.no_log_values.update)
         client = find_client(module, params["access"])
         if desired is None:
             result = end_checkpoint(module, client)

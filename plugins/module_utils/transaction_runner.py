@@ -138,9 +138,10 @@ def run(module):
     params = module.params
     kernel_only, mode = resolve_mode(params["kernel_only"])
     reported = {"mode": mode}
+    # Secrets are masked before any check can print a part of the state.
+    module.no_log_values.update(secret_values(params["state"]))
     try:
         capture, desired = checked_inputs(params)
-        module.no_log_values.update(secret_values(desired))
         result = transact(module, kernel_only, capture, desired, reported)
     except NmstateError as exc:
         module.fail_json(**exc.to_result(applied=False, **reported))
