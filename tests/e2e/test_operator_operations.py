@@ -102,7 +102,11 @@ def test_metrics_use_kubernetes_nmstate_names_and_time_the_runs(
         return samples.get((name, frozenset(labels.items())))
 
     assert value("kubernetes_nmstate_network_interfaces", node=node, type="veth") == 3.0
-    assert value("kubernetes_nmstate_routes", ip_stack="ipv4", node=node, type="dynamic") >= 1
+    routes = [
+        value("kubernetes_nmstate_routes", ip_stack="ipv4", node=node, type=kind)
+        for kind in ("static", "dynamic")
+    ]
+    assert None not in routes and sum(routes) >= 1, routes  # at least the management subnet
     assert value("kubernetes_nmstate_policies_status", status="Available") >= 1
     runs = value("nmstate_operator_run_duration_seconds_count", playbook="nodenet.nmstate.report")
     assert runs >= 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import glob
+import json
 import subprocess
 
 import pytest
@@ -62,11 +63,13 @@ def fake_nodes(api):
     core = client.CoreV1Api(api)
     created = []
 
-    def make(name, addresses, annotations=None):
+    def make(name, addresses, annotations=None, ready=False):
         body = {"metadata": {"name": name, "annotations": annotations or {}}}
         core.create_node(body)
         created.append(name)
         status = {"status": {"addresses": addresses}}
+        if ready:
+            status["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
         core.patch_node_status(name, status)
         return name
 
@@ -272,3 +275,112 @@ def test_a_node_claiming_another_nodes_address_gets_nothing(
     ]
     assert warnings, "a Warning Event"
     assert condition(read_nns(api, lab.nodes[2].name), "Available").get("status") == "True"
+
+
+SECRET = "s3cr3t-Nodenet-8021x"
+
+
+def dot1x(name=None):
+    """An interface entry carrying an 802.1x password (and no name when `name` is None)."""
+    entry = {
+        "type": "ethernet",
+        "state": "up",
+        "802.1x": {
+            "identity": "nodenet",
+            "eap-methods": ["peap"],
+            "phase2-auth": "mschapv2",
+            "password": SECRET,
+        },
+    }
+    if name:
+        entry["name"] = name
+    return entry
+
+
+def places_holding_the_secret(lab, api, operator_process) -> list[str]:
+    """Every place the secret must never be: Events, enactment and policy status (but the
+    enactment's copy of the spec), the operator's log, the runner's files, files on nodes."""
+    found = []
+    custom = client.CustomObjectsApi(api)
+    for event in client.CoreV1Api(api).list_namespaced_event("default").items:
+        if SECRET in (event.message or ""):
+            found.append(f"Event {event.involved_object.name}/{event.reason}")
+    for group, version, plural in (
+        NNCP,
+        ("nmstate.io", "v1beta1", "nodenetworkconfigurationenactments"),
+    ):
+        for item in custom.list_cluster_custom_object(group, version, plural)["items"]:
+            status = dict(item.get("status") or {})
+            status.pop("desiredState", None)  # the documented exception: a copy of the spec
+            if SECRET in json.dumps(status):
+                found.append(f"{plural} {item['metadata']['name']} status")
+    if SECRET in operator_process.log_path.read_text():
+        found.append("operator log")
+    grep = subprocess.run(
+        ["grep", "-rl", SECRET, str(operator_process.runner_dir)], capture_output=True, text=True
+    )
+    found += [f"runner file {path}" for path in grep.stdout.split()]
+    for node in lab.nodes:
+        listed = node.run(
+            f"grep -rl {SECRET} /root/.ansible_async /root/.ansible/tmp /tmp 2>/dev/null || true"
+        ).stdout
+        found += [f"{node.name}:{path}" for path in listed.split()]
+    return found
+
+
+def test_secrets_never_leave_in_clear(lab, api, operator_process, cleanup, fake_nodes):
+    kernel = next(n for n in lab.nodes if not n.network_manager)
+    cut_node = lab.nodes[-1]
+    cases = {
+        # a shape error: the interface lacks its name
+        "e2e-secret-shape": ([kernel], {"interfaces": [dot1x()]}),
+        # an nmstate error: 802.1x needs NetworkManager, the node runs nmstate kernel-only
+        "e2e-secret-nmstate": ([kernel], {"interfaces": [dot1x("eth2")]}),
+        # a probe rollback: the same state cuts the management link
+        "e2e-secret-rollback": (
+            [cut_node],
+            {
+                "interfaces": [
+                    {
+                        "name": "mgmt0",
+                        "type": "ethernet",
+                        "state": "up",
+                        "ipv4": {"enabled": False},
+                        "ipv6": {"enabled": False},
+                        "802.1x": dot1x()["802.1x"],
+                    }
+                ]
+            },
+        ),
+    }
+    for name, (nodes, state) in cases.items():
+        start_policy(api, cleanup, name, nodes, state)
+    # an unreachable node: a Node whose address answers nobody
+    away = [{"type": "InternalIP", "address": "10.231.77.250"}]
+    unreachable = fake_nodes("unreachable01", away, ready=True)
+    client.CoreV1Api(api).patch_node(
+        unreachable, {"metadata": {"labels": {"e2e.nodenet.io/e2e-secret-away": "yes"}}}
+    )
+    cleanup["policies"].append("e2e-secret-away")
+    client.CustomObjectsApi(api).create_cluster_custom_object(
+        *NNCP,
+        {
+            "apiVersion": "nmstate.io/v1",
+            "kind": "NodeNetworkConfigurationPolicy",
+            "metadata": {"name": "e2e-secret-away"},
+            "spec": {
+                "nodeSelector": {"e2e.nodenet.io/e2e-secret-away": "yes"},
+                "desiredState": {"interfaces": [dot1x("eth1")]},
+            },
+        },
+    )
+
+    for name in [*cases, "e2e-secret-away"]:
+        policy = wait_settled(api, name, operator_process)
+        assert condition(policy, "Degraded")["status"] == "True", (name, policy["status"])
+    leaks = places_holding_the_secret(lab, api, operator_process)
+    assert leaks == [], f"the secret was found in clear in: {leaks}"
+    print(
+        f"\nsecret grepped in Events, NNCP/NNCE status, the operator log, {operator_process.runner_dir} "
+        f"and /root/.ansible_async, /root/.ansible/tmp, /tmp on {len(lab.nodes)} nodes: 0 hits"
+    )
