@@ -27,9 +27,11 @@ log = logging.getLogger(__name__)
 
 
 @kopf.index("nodes")
-def nodes_by_name(name: str, body: kopf.Body, memo: kopf.Memo, **_) -> dict:
+async def nodes_by_name(name: str, body: kopf.Body, memo: kopf.Memo, **_) -> dict:
     """Each Node as a NodeView; a change of what rollouts depend on (labels, readiness,
-    address) wakes them, heartbeats alone do not."""
+    address) wakes them, heartbeats alone do not. Async, so that it runs in the event loop
+    with the scheduler (kopf runs sync handlers in threads); kopf stores the new view before
+    anything else runs, so the steps it wakes see it."""
     view = NodeView.from_node(body, memo.config.address_type)
     if lookup(memo.nodes_by_name, name) != view:
         memo.scheduler.wake_all()

@@ -22,6 +22,8 @@ from e2e_support import (
 from kubernetes import client
 from nmstate_operator import journal
 
+from nodenet_lab import states
+
 
 def test_a_policy_configures_the_selected_nodes_and_a_node_labelled_later(
     lab, api, operator_process, cleanup
@@ -101,17 +103,7 @@ def test_a_state_that_cuts_the_management_link_is_rolled_back_and_names_the_prob
     lab, api, operator_process, cleanup
 ):
     node = lab.nodes[2]
-    cut = {
-        "interfaces": [
-            {
-                "name": "mgmt0",
-                "type": "ethernet",
-                "state": "up",
-                "ipv4": {"enabled": False},
-                "ipv6": {"enabled": False},
-            }
-        ]
-    }
+    cut = states.cut_management()
     start_policy(api, cleanup, "e2e-cut", [node], cut)
 
     policy = wait_settled(api, "e2e-cut", operator_process)

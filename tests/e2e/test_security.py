@@ -7,10 +7,10 @@ operator's machine or on a node, and that the other nodes keep being reported an
 
 from __future__ import annotations
 
-import datetime
 import glob
 import json
 import subprocess
+import time
 
 import pytest
 from e2e_support import (
@@ -20,12 +20,17 @@ from e2e_support import (
     condition,
     events_about,
     kubectl_wait_available,
+    label,
+    policy_settled,
     read_nns,
     start_policy,
     wait_for,
     wait_settled,
 )
 from kubernetes import client
+from nmstate_operator import journal
+
+from nodenet_lab import states
 
 MARKER_DIR = "/tmp"
 MARKER_PREFIX = "nodenet-pwned-"
@@ -44,17 +49,20 @@ def markers(lab) -> list[str]:
     return found
 
 
-def stamp(moment: datetime.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def reported_since(api, names, since: str):
-    """Every named node's NNS reported at or after `since` (stamps sort as text)."""
-    for name in names:
-        nns = read_nns(api, name) or {}
-        if ((nns.get("status") or {}).get("lastSuccessfulUpdateTime") or "") < since:
-            return False
-    return True
+def reported_since(process, names, since: float) -> bool:
+    """A report run that started after `since` reached every named node (run records)."""
+    started = {
+        r["run"]
+        for r in journal.read(process.runner_dir)
+        if r["event"] == "start" and r["time"] >= since
+    }
+    return any(
+        r["event"] == "end"
+        and r["run"] in started
+        and r.get("kind") == "report"
+        and set(names) <= set(r.get("ok") or [])
+        for r in journal.read(process.runner_dir)
+    )
 
 
 @pytest.fixture
@@ -99,7 +107,7 @@ def failing(api, name):
 def test_the_reproduction_from_the_issue_runs_nothing(
     lab, api, operator_process, fake_nodes, no_markers
 ):
-    started = stamp(datetime.datetime.now(datetime.UTC))
+    started = time.time()
     address = payload("issue-reproduction") + "10.231.77.99"
     fake_nodes("evil01", [{"type": "InternalIP", "address": address}])
     state = wait_for(
@@ -113,14 +121,17 @@ def test_the_reproduction_from_the_issue_runs_nothing(
     assert "is not an IP address" in state["message"]
     real = [node.name for node in lab.nodes]
     wait_for(
-        lambda: reported_since(api, real, started), 60, "the real nodes' reports", operator_process
+        lambda: reported_since(operator_process, real, started),
+        60,
+        "the real nodes' reports",
+        operator_process,
     )
 
 
 def test_hostile_values_in_every_field_run_nothing_and_the_rest_goes_on(
     lab, api, operator_process, fake_nodes, cleanup, no_markers
 ):
-    started = stamp(datetime.datetime.now(datetime.UTC))
+    started = time.time()
     victim, other = lab.nodes[0], lab.nodes[1]
     tried = []
 
@@ -159,6 +170,10 @@ def test_hostile_values_in_every_field_run_nothing_and_the_rest_goes_on(
         },
     }
     cleanup["policies"].append("e2e-hostile")
+    with pytest.raises(client.ApiException) as refused:
+        custom.create_cluster_custom_object(*NNCP, hostile)
+    assert "nodeSelector values must be valid label values" in refused.value.body
+    hostile["spec"]["nodeSelector"] = {"e2e.nodenet.io/e2e-hostile": "matches-none"}
     custom.create_cluster_custom_object(*NNCP, hostile)
     tried += ["nodeSelector value", "capture", "desiredState name", "desiredState description"]
 
@@ -228,13 +243,14 @@ def test_hostile_values_in_every_field_run_nothing_and_the_rest_goes_on(
         operator_process,
     )
     real = [node.name for node in lab.nodes]
+    after_all = time.time()
     wait_for(
-        lambda: reported_since(api, real, stamp(datetime.datetime.now(datetime.UTC))),
+        lambda: reported_since(operator_process, real, after_all),
         60,
         "a report round after it all",
         operator_process,
     )
-    assert reported_since(api, real, started)
+    assert reported_since(operator_process, real, started)
 
     # The reserved names got nothing: ssh refused the host key before anything was sent.
     for name in ("all", "localhost", "ungrouped"):
@@ -339,18 +355,7 @@ def test_secrets_never_leave_in_clear(lab, api, operator_process, cleanup, fake_
         # a probe rollback: the same state cuts the management link
         "e2e-secret-rollback": (
             [cut_node],
-            {
-                "interfaces": [
-                    {
-                        "name": "mgmt0",
-                        "type": "ethernet",
-                        "state": "up",
-                        "ipv4": {"enabled": False},
-                        "ipv6": {"enabled": False},
-                        "802.1x": dot1x()["802.1x"],
-                    }
-                ]
-            },
+            states.cut_management(**{"802.1x": dot1x()["802.1x"]}),
         ),
     }
     for name, (nodes, state) in cases.items():
@@ -384,3 +389,79 @@ def test_secrets_never_leave_in_clear(lab, api, operator_process, cleanup, fake_
         f"\nsecret grepped in Events, NNCP/NNCE status, the operator log, {operator_process.runner_dir} "
         f"and /root/.ansible_async, /root/.ansible/tmp, /tmp on {len(lab.nodes)} nodes: 0 hits"
     )
+
+
+def nested(depth: int) -> dict:
+    value: dict = {"leaf": True}
+    for _ in range(depth):
+        value = {"nested": value}
+    return value
+
+
+def test_bad_and_huge_input_fails_only_its_own_object(lab, api, operator_process, cleanup):
+    custom = client.CustomObjectsApi(api)
+    outcomes = {}
+
+    def submit(name, spec):
+        body = {
+            "apiVersion": "nmstate.io/v1",
+            "kind": "NodeNetworkConfigurationPolicy",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        try:
+            custom.create_cluster_custom_object(*NNCP, body)
+        except client.ApiException as exc:
+            outcomes[name] = f"rejected by the API server ({exc.status})"
+            return False
+        cleanup["policies"].append(name)
+        return True
+
+    selector = {"e2e.nodenet.io/none": "matches-no-node"}
+    deep = {"interfaces": [{"name": "brdeep", "type": "linux-bridge", "deep": nested(3000)}]}
+    huge = {
+        "interfaces": [
+            {"name": "brhuge", "type": "linux-bridge", "description": "x" * (1024 * 1024)}
+        ]
+    }
+    unknown = {"nodeSelector": selector, "desiredState": bridge("brunk"), "notAField": {"x": 1}}
+    node = lab.nodes[0]
+    label_key = "e2e.nodenet.io/e2e-bad-input"
+    submitted = {
+        "e2e-bad-deep": submit(
+            "e2e-bad-deep", {"nodeSelector": {label_key: "yes"}, "desiredState": deep}
+        ),
+        "e2e-bad-huge": submit(
+            "e2e-bad-huge", {"nodeSelector": {label_key: "yes"}, "desiredState": huge}
+        ),
+        "e2e-bad-unknown": submit("e2e-bad-unknown", unknown),
+    }
+    many = [f"e2e-many-{i:04d}" for i in range(300)]
+    for name in many:
+        submit(name, {"nodeSelector": selector, "desiredState": bridge("brmany")})
+    if submitted["e2e-bad-unknown"]:
+        stored = custom.get_cluster_custom_object(*NNCP, "e2e-bad-unknown")
+        assert "notAField" not in stored["spec"], "the schema prunes unknown fields"
+        outcomes["e2e-bad-unknown"] = "unknown field pruned by the schema"
+    label(api, cleanup, [node], label_key)
+    for name in ("e2e-bad-deep", "e2e-bad-huge"):
+        if submitted[name]:
+            policy = wait_settled(api, name, operator_process)
+            held = [c["type"] for c in policy["status"]["conditions"] if c["status"] == "True"]
+            outcomes[name] = (
+                f"accepted; ends {held}: {condition(policy, held[0]).get('message', '')[:80]}"
+            )
+
+    # Everything else goes on: a policy is configured and the nodes are reported.
+    start_policy(api, cleanup, "e2e-after-bad", [lab.nodes[1]], bridge("braft"), bridges=["braft"])
+    waited = kubectl_wait_available(lab, "e2e-after-bad", ROLLOUT_TIMEOUT)
+    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-2000:]
+    settled = wait_for(
+        lambda: all(policy_settled(api, n) for n in many[-3:]),
+        120,
+        "the last of 300 policies",
+        operator_process,
+    )
+    assert settled and operator_process.poll() is None
+    outcomes["300 policies"] = "each settled (no matching node)"
+    print("\nbad input: " + "; ".join(f"{k}: {v}" for k, v in outcomes.items()))

@@ -8,7 +8,7 @@ import time
 import pytest
 from test_collection_modules import kernel_view, on_every_node
 
-from nodenet_lab import settings
+from nodenet_lab import settings, states
 
 CUT_REPEATS = 5
 PROBE_TIMEOUT = 10
@@ -16,18 +16,7 @@ ROLLBACK_TIMEOUT = 40
 
 
 def cut_management(node):
-    """Removes every address from the management link: the node's SSH and default route go."""
-    return {
-        "interfaces": [
-            {
-                "name": "mgmt0",
-                "type": "ethernet",
-                "state": "up",
-                "ipv4": {"enabled": False},
-                "ipv6": {"enabled": False},
-            }
-        ]
-    }
+    return states.cut_management()
 
 
 def management_view(node):

@@ -48,7 +48,7 @@ def node_body(name="n1", labels=None, ready="True", address="10.0.0.1", heartbea
 
 def index(memo, body):
     """As kopf does: call the indexing function and keep its result in the index."""
-    entry = handlers.nodes_by_name(name=body["metadata"]["name"], body=body, memo=memo)
+    entry = asyncio.run(handlers.nodes_by_name(name=body["metadata"]["name"], body=body, memo=memo))
     memo.nodes_by_name.update({name: [view] for name, view in entry.items()})
 
 
