@@ -17,6 +17,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 sys.path.insert(0, str(REPO / "operator"))
 
+from nodenet_lab.collection import make_importable  # noqa: E402  (needs the paths above)
+
+make_importable()  # nmstate_operator imports the collection's module_utils
+
 from kubernetes import client, config  # noqa: E402
 
 from nodenet_lab import lab as lab_module  # noqa: E402

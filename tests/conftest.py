@@ -6,6 +6,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "lab"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
+from nodenet_lab.collection import make_importable
+
+make_importable()  # nmstate_operator imports the collection's module_utils
+
 pytest_plugins = ["nodenet_lab.pytest_plugin"]
 
 

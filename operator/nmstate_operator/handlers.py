@@ -16,12 +16,14 @@ import kopf
 
 from . import metrics
 from .api import GROUP, NNS_PLURAL, NNS_VERSION, Api
+from .host_keys import TrustOnFirstUse
 from .nncp import step
 from .nncp.scheduler import Scheduler
 from .nns import apply as nns_apply
 from .nns import report
 from .nodes import NodeView, lookup, snapshot
 from .playbooks import Playbooks
+from .runs import inventory_name
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,11 @@ async def configure(
     settings.watching.server_timeout = 300
     settings.peering.lifetime = memo.config.peering_lifetime
     memo.api = Api()
-    memo.playbooks = Playbooks(memo.config)
+    host_keys = None
+    if memo.config.host_key_policy == "trust-on-first-use":
+        host_keys = TrustOnFirstUse(memo.config.known_hosts_file(), memo.api, inventory_name)
+        await asyncio.to_thread(host_keys.seed)
+    memo.playbooks = Playbooks(memo.config, host_keys)
     memo.nodes_by_name = nodes_by_name  # kopf keeps it filled from its watch of Nodes
     memo.reports = report.ReportRequests(memo.config.report_interval)
     memo.stopping = threading.Event()

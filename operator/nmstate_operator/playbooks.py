@@ -136,10 +136,17 @@ def policy_data(spec: dict) -> dict:
 
 
 class Playbooks:
-    """Runs of the collection's playbooks over nodes (name -> address)."""
+    """Runs of the collection's playbooks over nodes (name -> address). With `host_keys`
+    (trust on first use), the keys ssh accepted for the first time are recorded after each run."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, host_keys=None) -> None:
         self.config = config
+        self.host_keys = host_keys
+
+    def _recorded(self, result: RunResult) -> RunResult:
+        if self.host_keys is not None:
+            self.host_keys.record_new(sorted(result.hosts))
+        return result
 
     def apply(
         self, nodes: dict[str, str], state: dict, purpose: str, record: dict, limit=None
@@ -156,7 +163,9 @@ class Playbooks:
         return {node: verify_outcome(result.hosts.get(node)) for node in result.hosts}
 
     def report(self, nodes: dict[str, str]) -> dict[str, ReportOutcome]:
-        result = run_playbook(self.config, REPORT, nodes, "report", record={"kind": "report"})
+        result = self._recorded(
+            run_playbook(self.config, REPORT, nodes, "report", record={"kind": "report"})
+        )
         return {node: report_outcome(result.hosts.get(node)) for node in nodes}
 
     def _run(self, playbook, nodes, purpose, state, limit, record) -> RunResult:
@@ -172,4 +181,4 @@ class Playbooks:
         )
         over = ", ".join(sorted(limit if limit is not None else nodes))
         log.info("%s over %s ended %s in %.1f s", playbook, over, result.status, result.duration)
-        return result
+        return self._recorded(result)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import subprocess
+import sys
 import time
 
 import pytest
@@ -398,7 +399,18 @@ def nested(depth: int) -> dict:
     return value
 
 
-def test_bad_and_huge_input_fails_only_its_own_object(lab, api, operator_process, cleanup):
+@pytest.fixture
+def deep_recursion():
+    """This test's own client serialises a deeply nested object too."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(25_000)
+    yield
+    sys.setrecursionlimit(limit)
+
+
+def test_bad_and_huge_input_fails_only_its_own_object(
+    lab, api, operator_process, cleanup, deep_recursion
+):
     custom = client.CustomObjectsApi(api)
     outcomes = {}
 
