@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import kopf
 
@@ -49,6 +50,9 @@ def nns_by_name(name: str, **_) -> dict:
 async def configure(
     settings: kopf.OperatorSettings, memo: kopf.Memo, nodes_by_name: kopf.Index, **_
 ) -> None:
+    # Steps and report rounds run in worker threads, and a step may wait for a node's lock:
+    # enough workers that waiting steps never hold up a report round.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.peering.lifetime = memo.config.peering_lifetime

@@ -39,6 +39,10 @@ from . import plan as planning
 log = logging.getLogger(__name__)
 
 LOCK_WAIT_SECONDS = 2.0
+# A batch waits this long for nodes that a report round (or another policy) holds: report
+# rounds come back every interval, and a round slowed by an unreachable node could otherwise
+# hold a node's lock nearly all the time.
+BATCH_LOCK_WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -156,7 +160,7 @@ class Rollout:
                 self.set_enactment(
                     node, "Failing", "FailedToConfigure", message, desiredState=desired
                 )
-        with locks.holding(reachable) as held:
+        with locks.holding(sorted(reachable), wait=BATCH_LOCK_WAIT_SECONDS) as held:
             if not held:
                 return LOCK_WAIT_SECONDS if reachable else 0
             for node in held:

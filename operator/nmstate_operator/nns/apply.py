@@ -102,7 +102,7 @@ def apply_desired_state(
         target.event(
             "ConfigurationProgressing", f"applying the desired state (generation {generation})"
         )
-        with locks.holding([node.name], wait=True):
+        with locks.holding([node.name], wait=None):
             record = {"nns": target.name, "generation": generation}
             applied = playbooks.apply(
                 {node.name: node.address}, desired, f"nns-{node.name}", record
