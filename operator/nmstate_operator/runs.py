@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,14 +199,24 @@ def ssh_args(config: Config) -> str:
     """Host keys are always checked: against the admin's known_hosts, or against the keys
     recorded the first time each node answered."""
     checking = "yes" if config.host_key_policy == "strict" else "accept-new"
+    # Unhashed, so that keys accepted on first use can be read back by Node name.
     return (
-        "-o ControlMaster=auto -o ControlPersist=60s "
+        "-o ControlMaster=auto -o ControlPersist=60s -o HashKnownHosts=no "
         f"-o StrictHostKeyChecking={checking} -o UserKnownHostsFile={config.known_hosts_file()}"
     )
 
 
+def control_path_dir(config: Config) -> Path:
+    """ssh's control sockets, one directory per operator (runner directory): an open
+    connection is reused only by the operator, and the known_hosts, that opened it. Short,
+    since a socket path is at most 108 bytes."""
+    digest = hashlib.sha256(str(config.runner_dir).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"nmstate-cp-{digest}"
+
+
 def environment(config: Config, forks: int) -> dict[str, str]:
     return {
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_path_dir(config)),
         "ANSIBLE_COLLECTIONS_PATH": str(config.collections_path),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_PIPELINING": "True",

@@ -19,6 +19,7 @@ from e2e_support import (
     ROLLOUT_TIMEOUT,
     bridge,
     condition,
+    enactments,
     events_about,
     kubectl_wait_available,
     label,
@@ -439,6 +440,7 @@ def test_bad_and_huge_input_fails_only_its_own_object(
     unknown = {"nodeSelector": selector, "desiredState": bridge("brunk"), "notAField": {"x": 1}}
     node = lab.nodes[0]
     label_key = "e2e.nodenet.io/e2e-bad-input"
+    label(api, cleanup, [node], label_key)
     submitted = {
         "e2e-bad-deep": submit(
             "e2e-bad-deep", {"nodeSelector": {label_key: "yes"}, "desiredState": deep}
@@ -455,9 +457,9 @@ def test_bad_and_huge_input_fails_only_its_own_object(
         stored = custom.get_cluster_custom_object(*NNCP, "e2e-bad-unknown")
         assert "notAField" not in stored["spec"], "the schema prunes unknown fields"
         outcomes["e2e-bad-unknown"] = "unknown field pruned by the schema"
-    label(api, cleanup, [node], label_key)
     for name in ("e2e-bad-deep", "e2e-bad-huge"):
         if submitted[name]:
+            wait_for(lambda n=name: node.name in enactments(api, n), 60, f"{name}'s enactment")
             policy = wait_settled(api, name, operator_process)
             held = [c["type"] for c in policy["status"]["conditions"] if c["status"] == "True"]
             outcomes[name] = (
