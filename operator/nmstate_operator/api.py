@@ -7,17 +7,22 @@ from kubernetes import config as kube_config
 from kubernetes.client.rest import ApiException
 
 from . import metrics
+from .names import (
+    GROUP,
+    NODE_ANNOTATION,
+    NODE_LABEL,
+    POLICY_LABEL,
+    enactment_name,
+    node_label_value,
+)
 from .status import now
 
-GROUP = "nmstate.io"
 NNS_VERSION = "v1beta1"
 NNS_PLURAL = "nodenetworkstates"
 NNCP_VERSION = "v1"
 NNCP_PLURAL = "nodenetworkconfigurationpolicies"
 NNCE_VERSION = "v1beta1"
 NNCE_PLURAL = "nodenetworkconfigurationenactments"
-POLICY_LABEL = "nmstate.io/policy"
-NODE_LABEL = "nmstate.io/node"
 EVENT_NAMESPACE = "default"
 NNS_KIND = "NodeNetworkState"
 NNCP_KIND = "NodeNetworkConfigurationPolicy"
@@ -26,10 +31,6 @@ NNCE_KIND = "NodeNetworkConfigurationEnactment"
 
 class Gone(Exception):
     """The object was deleted while we worked on it."""
-
-
-def enactment_name(node: str, policy: str) -> str:
-    return f"{node}.{policy}"
 
 
 def _owner(api_version: str, kind: str, name: str, uid: str) -> dict:
@@ -137,7 +138,8 @@ class Api:
             "kind": NNCE_KIND,
             "metadata": {
                 "name": name,
-                "labels": {POLICY_LABEL: meta["name"], NODE_LABEL: node},
+                "labels": {POLICY_LABEL: meta["name"], NODE_LABEL: node_label_value(node)},
+                "annotations": {NODE_ANNOTATION: node},
                 "ownerReferences": [_owner(api_version, NNCP_KIND, meta["name"], meta["uid"])],
             },
         }

@@ -12,6 +12,7 @@ from collections import Counter
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge, Histogram, start_http_server
 
+from .names import enactment_node
 from .status import POLICY_TYPES, true_conditions
 
 POLICIES_STATUS = Gauge(
@@ -117,9 +118,7 @@ def observe_policies(policies: list[dict], enactments: list[dict]) -> None:
         POLICIES_STATUS.labels(status).set(by_status.get(status, 0))
     per_node: Counter = Counter()
     for enactment in enactments:
-        node = ((enactment.get("metadata") or {}).get("labels") or {}).get(
-            "nmstate.io/node"
-        )  # api.NODE_LABEL (api imports this module)
+        node = enactment_node(enactment)
         for status in _true_types(enactment):
             per_node[(node or "", status)] += 1
     ENACTMENTS_STATUS.clear()

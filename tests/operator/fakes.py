@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import copy
 
-from nmstate_operator.api import NODE_LABEL, POLICY_LABEL, Gone, enactment_name
+from nmstate_operator.api import Gone
+from nmstate_operator.names import (
+    NODE_ANNOTATION,
+    NODE_LABEL,
+    POLICY_LABEL,
+    enactment_name,
+    node_label_value,
+)
 from nmstate_operator.nodes import NodeView
 from nmstate_operator.runs import HostOutcome, RunResult
 
@@ -73,11 +80,15 @@ class FakeApi:
 
     def create_enactment(self, node_name, policy):
         name = enactment_name(node_name, policy["metadata"]["name"])
-        labels = {NODE_LABEL: node_name, POLICY_LABEL: policy["metadata"]["name"]}
+        labels = {NODE_LABEL: node_label_value(node_name), POLICY_LABEL: policy["metadata"]["name"]}
         self.enactments[name] = {
             "apiVersion": "nmstate.io/v1beta1",
             "kind": "NodeNetworkConfigurationEnactment",
-            "metadata": {"name": name, "labels": labels},
+            "metadata": {
+                "name": name,
+                "labels": labels,
+                "annotations": {NODE_ANNOTATION: node_name},
+            },
         }
         return copy.deepcopy(self.enactments[name])
 

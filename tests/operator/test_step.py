@@ -198,3 +198,16 @@ def test_a_policy_the_admission_rules_would_refuse_is_degraded_and_runs_nothing(
     degraded = policy_condition(api, "Degraded")
     assert degraded["status"] == "True" and degraded["reason"] == "InvalidPolicy"
     assert [event[1] for event in api.events] == ["InvalidPolicy"]
+
+
+def test_node_names_too_long_for_labels_and_enactment_names_still_work(cluster):
+    long_name = "n" + "a" * 240 + "1"
+    api, runs, rollout = cluster([node(long_name), node("n2")], max_unavailable="100%")
+    rollout.until_idle()
+    assert [sorted(limit) for _, limit, _ in runs.runs] == [sorted([long_name, "n2"])]
+    names = sorted(api.enactments)
+    assert all(len(name) <= 253 for name in names) and "n2.p" in names
+    long_enactment = next(e for n, e in api.enactments.items() if n != "n2.p")
+    assert len(long_enactment["metadata"]["labels"]["nmstate.io/node"]) <= 63
+    assert long_enactment["metadata"]["annotations"]["nmstate.io/node-name"] == long_name
+    assert policy_condition(api, "Available")["message"] == "2/2 nodes successfully configured"

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import locks, outcomes
-from ..api import NODE_LABEL, Api, Gone, enactment_name
+from ..api import Api, Gone
 from ..config import Config
+from ..names import enactment_name, enactment_node
 from ..nodes import NodeView
 from ..outcomes import Decision
 from ..playbooks import ApplyOutcome, Playbooks, VerifyOutcome, policy_data
@@ -66,9 +67,7 @@ class Rollout:
         selector = self.spec.get("nodeSelector")
         self.selected = {n: v for n, v in nodes.items() if v.selected_by(selector)}
         self.ready = sorted(n for n, v in self.selected.items() if v.ready)
-        existing = {
-            e["metadata"]["labels"][NODE_LABEL]: e for e in ctx.api.list_enactments(self.name)
-        }
+        existing = {enactment_node(e): e for e in ctx.api.list_enactments(self.name)}
         # A NotReady node keeps its enactment (it may come back) but takes no part in the rollout.
         self.everything = self._sync_enactments(existing)
         self.enactments = {node: self.everything[node] for node in self.ready}
