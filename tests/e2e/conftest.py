@@ -51,6 +51,7 @@ def operator_env(lab, kubeconfig, collections_path, runner_dir, liveness, metric
         peering=PEERING,
         priority=priority,
         peering_lifetime=10,
+        max_retries=3,  # an unreachable node's budget runs out within a test's patience
     )
 
 
