@@ -155,18 +155,15 @@ async def report_loop(memo: kopf.Memo) -> None:
         only = await asyncio.to_thread(memo.reports.next_round)
 
 
-@kopf.on.field(GROUP, NNS_VERSION, NNS_PLURAL, field="spec.desiredState", retries=None)
-async def nns_desired_state_changed(
-    name: str, body: kopf.Body, retry: int, memo: kopf.Memo, **_
+@kopf.on.field(GROUP, NNS_VERSION, NNS_PLURAL, field="spec", retries=None)
+async def nns_spec_changed(
+    name: str, body: kopf.Body, old, new, retry: int, memo: kopf.Memo, **_
 ) -> None:
-    """Apply a desired state patched onto a NodeNetworkState to its node. Unreachable nodes
-    are retried as policies retry them (outcomes.record_outcome decides)."""
-    await _apply_nns(name, body, retry, memo)
-
-
-@kopf.on.field(GROUP, NNS_VERSION, NNS_PLURAL, field="spec.managed", retries=None)
-async def nns_managed_changed(name: str, body: kopf.Body, retry: int, memo: kopf.Memo, **_) -> None:
-    """spec.managed turned back on applies the desired state it held back; turned off, says so."""
+    """A desired state patched onto a NodeNetworkState, or spec.managed turned on or off: one
+    handler for both, so a patch that changes both applies once. Unreachable nodes are retried
+    as policies retry them (outcomes.record_outcome decides)."""
+    if all((old or {}).get(key) == (new or {}).get(key) for key in ("desiredState", "managed")):
+        return
     await _apply_nns(name, body, retry, memo)
 
 

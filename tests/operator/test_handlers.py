@@ -117,24 +117,35 @@ def test_an_unreachable_nns_node_becomes_kopfs_temporary_error_with_the_backoff(
     body = {"metadata": {"name": "n1"}, "spec": {"desiredState": {"interfaces": []}}}
     with pytest.raises(kopf.TemporaryError) as raised:
         asyncio.run(
-            handlers.nns_desired_state_changed(
-                name="n1", body=body, new={"x": 1}, retry=0, memo=memo
+            handlers.nns_spec_changed(
+                name="n1", body=body, old=None, new=body["spec"], retry=0, memo=memo
             )
         )
     assert raised.value.delay == 4.0
 
 
-def test_an_unmanaged_nns_is_not_applied_until_managed_again(memo, monkeypatch):
+def test_an_unmanaged_nns_is_not_applied_until_managed_again_and_applied_once(memo, monkeypatch):
     applied = []
     monkeypatch.setattr(nns_apply, "apply_desired_state", lambda *args: applied.append(args))
     memo.playbooks = None
     memo.api.nns["n1"] = {"metadata": {"name": "n1", "generation": 2}}
-    body = {
-        "metadata": {"name": "n1", "generation": 2},
-        "spec": {"managed": False, "desiredState": {"interfaces": []}},
-    }
-    asyncio.run(handlers.nns_desired_state_changed(name="n1", body=body, retry=0, memo=memo))
+    state = {"interfaces": []}
+    body = {"metadata": {"name": "n1", "generation": 2}, "spec": {"managed": False}}
+
+    def patched(spec):
+        old = dict(body["spec"])
+        body["spec"] = dict(body["spec"], **spec)
+        asyncio.run(
+            handlers.nns_spec_changed(
+                name="n1", body=body, old=old, new=body["spec"], retry=0, memo=memo
+            )
+        )
+
+    patched({"desiredState": state})
     assert applied == [] and memo.api.nns["n1"]["status"]["lastApply"]["result"] == "unmanaged"
-    body["spec"]["managed"] = True
-    asyncio.run(handlers.nns_managed_changed(name="n1", body=body, retry=0, memo=memo))
+    patched({"managed": True})
     assert len(applied) == 1
+    patched({"nodeName": "n1"})  # neither the state nor managed: nothing to do
+    patched({"managed": False, "desiredState": {"interfaces": [{"name": "x"}]}})
+    patched({"managed": True, "desiredState": state})  # both at once: one apply
+    assert len(applied) == 2
