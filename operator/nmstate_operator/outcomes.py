@@ -7,11 +7,13 @@ backoff, at most --max-retries times) and a failure reads the same, whichever ob
 
 from __future__ import annotations
 
+import datetime
 import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 from .playbooks import HOST_KEY_REASON, ApplyOutcome, cut
+from .status import stamp, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,13 @@ class Decision:
     retry_in: float | None = None  # seconds until the next attempt, with RETRY
     failed_probe: dict | None = None
     rendered_state: dict | None = None
+
+    @property
+    def next_retry_time(self) -> str | None:
+        """When the next attempt is due, as status stamps it (with RETRY)."""
+        if self.retry_in is None:
+            return None
+        return stamp(utcnow() + datetime.timedelta(seconds=self.retry_in))
 
     @property
     def event_type(self) -> str:

@@ -13,7 +13,6 @@ it out from the start in new batches (nodes aborted or failed before get a fresh
 
 from __future__ import annotations
 
-import datetime
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,7 +30,6 @@ from ..status import (
     policy_conditions,
     replacing,
     same_conditions,
-    stamp,
     true_conditions,
     utcnow,
 )
@@ -291,14 +289,13 @@ class EnactmentSink:
                 self.node, "Available", decision.reason, decision.message, **rendered
             )
         elif decision.result == outcomes.RETRY:
-            due = utcnow() + datetime.timedelta(seconds=decision.retry_in or 0)
             self.rollout.set_enactment(
                 self.node,
                 "Pending",
                 decision.reason,
                 decision.message,
                 retryCount=decision.retry_count,
-                nextRetryTime=stamp(due),
+                nextRetryTime=decision.next_retry_time,
             )
         else:
             self.rollout.set_enactment(

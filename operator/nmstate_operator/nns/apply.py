@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 
 from .. import locks, outcomes
@@ -10,8 +9,8 @@ from ..api import Api
 from ..config import Config
 from ..nodes import NodeView
 from ..outcomes import Decision
-from ..playbooks import Playbooks
-from ..status import nns_conditions, now, replacing, stamp, utcnow, without_nulls
+from ..playbooks import ApplyOutcome, Playbooks
+from ..status import nns_conditions, now, replacing, without_nulls
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +53,11 @@ class NnsStatus:
         if decision.result == outcomes.APPLIED:
             self.write_last_apply("applied")
         elif decision.result == outcomes.RETRY:
-            due = utcnow() + datetime.timedelta(seconds=decision.retry_in or 0)
             self.write_last_apply(
                 "failed",
                 decision.message,
                 retryCount=decision.retry_count,
-                nextRetryTime=stamp(due),
+                nextRetryTime=decision.next_retry_time,
             )
         else:
             self.write_last_apply("failed", decision.message, retryCount=decision.retry_count)
@@ -110,7 +108,7 @@ def apply_desired_state(
         outcome = applied[node.name]
     else:
         message = f"Node {node.name}: {node.problem}"
-        outcome = outcomes.ApplyOutcome(False, message, transient=True)
+        outcome = ApplyOutcome(False, message, transient=True)
     decision = outcomes.record_outcome(
         target,
         outcome,
