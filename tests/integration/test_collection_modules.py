@@ -14,6 +14,9 @@ import pytest
 from test_lab_nodes import bridge_state
 
 NODES = ["node01", "node02", "node03", "node04"]
+LAB_DNS = "10.231.77.1"
+# How every lab node resolves names when it boots (tests that change DNS put this back).
+LAB_DNS_STATE = {"dns-resolver": {"config": {"server": [LAB_DNS], "search": ["lab.nodenet"]}}}
 APPLY = "Apply"
 
 
@@ -302,20 +305,35 @@ def test_mtu_change(node, macvlan_and_mtu):
 
 
 def test_dns_resolver(node, playbook):
-    dns = {"dns-resolver": {"config": {"server": ["10.231.78.53"], "search": ["lab.example"]}}}
+    """A DNS change reaches the node's resolv.conf (NetworkManager's or nmstate's own)."""
+    servers = [LAB_DNS, "10.231.78.53"]
+    dns = {"dns-resolver": {"config": {"server": servers, "search": ["lab.example"]}}}
     run = playbook("apply.yml", {"desired_by_host": {node.name: dns}}, limit=node.name)
     try:
         applied = assert_applied(run, node.name, changed=True)
-        assert applied["state"]["dns-resolver"]["config"]["server"] == ["10.231.78.53"]
+        assert applied["state"]["dns-resolver"]["config"]["server"] == servers
+        resolv = wait_for_resolv_conf(node, "nameserver 10.231.78.53")
+        assert "search lab.example" in resolv
         again = playbook("apply.yml", {"desired_by_host": {node.name: dns}}, limit=node.name)
         assert_applied(again, node.name, changed=False)
     finally:
-        cleared = {"dns-resolver": {"config": {}}}
         assert_applied(
-            playbook("apply.yml", {"desired_by_host": {node.name: cleared}}, limit=node.name),
+            playbook("apply.yml", {"desired_by_host": {node.name: LAB_DNS_STATE}}, limit=node.name),
             node.name,
             changed=True,
         )
+    assert "nameserver 10.231.78.53" not in wait_for_resolv_conf(node, f"nameserver {LAB_DNS}")
+
+
+def wait_for_resolv_conf(node, line: str, timeout: float = 10) -> str:
+    """The node's resolv.conf once it holds `line` (NetworkManager writes it a moment after)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = node.run("cat /etc/resolv.conf").stdout
+        if line in text.splitlines() or time.monotonic() > deadline:
+            assert line in text.splitlines(), f"{node.name}: {line!r} not in resolv.conf:\n{text}"
+            return text
+        time.sleep(0.2)
 
 
 # --- Check mode and diff mode ----------------------------------------------------------------------

@@ -71,12 +71,16 @@ def test_node_has_its_own_hostname_network_namespace_and_resolv_conf(lab, node):
     assert out[2] != subprocess.check_output(["readlink", "/proc/self/ns/net"], text=True).strip()
     with open("/etc/resolv.conf") as host_resolv:
         before = host_resolv.read()
-    node.run("echo 'nameserver 192.0.2.53' > /etc/resolv.conf")
+    own = node.run("cat /etc/resolv.conf").stdout
+    assert "nameserver 10.231.77.1" in own, "nodes boot resolving through the lab's DNS server"
+    node.run(
+        "cp /etc/resolv.conf /run/resolv.conf.saved; echo 'nameserver 192.0.2.53' > /etc/resolv.conf"
+    )
     try:
         with open("/etc/resolv.conf") as host_resolv:
             assert host_resolv.read() == before, "a node's resolv.conf must not be the host's"
     finally:
-        node.run(": > /etc/resolv.conf")
+        node.run("cp /run/resolv.conf.saved /etc/resolv.conf")
 
 
 def test_access_path_is_libnmstate_or_nmstatectl_as_the_node_is_set_up(node):

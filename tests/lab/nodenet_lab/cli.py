@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from . import controlplane, lab, settings, tools
+from . import controlplane, forward, lab, settings, tools
 from .sh import LabError
 
 
@@ -36,6 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sub.add_parser("status", help="print what runs, as JSON")
     sub.add_parser("down", help="stop everything the lab started and remove its links")
     sub.add_parser("heartbeat", help=argparse.SUPPRESS)
+    sub.add_parser("forward", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -61,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if report["up"] else 1
         elif args.command == "down":
             lab.down(state_dir)
+        elif args.command == "forward":
+            forward.serve(
+                (settings.API_ADDRESS, settings.APISERVER_PORT),
+                ("127.0.0.1", settings.APISERVER_PORT),
+            )
         elif args.command == "heartbeat":
             current = lab.LabState.load(state_dir)
             if current is None:

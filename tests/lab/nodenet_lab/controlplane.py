@@ -75,7 +75,7 @@ def start(state: Path, binaries: Path) -> list[procs.Tracked]:
     """Start etcd, the API server and the controller manager; return once the API is ready."""
     check_ports_free()
     pki_dir = state / "pki"
-    pki.generate(pki_dir, SERVICE_IP)
+    pki.generate(pki_dir, SERVICE_IP, settings.API_ADDRESS)
     write_kubeconfig(pki_dir, state / "kubeconfig")
     etcd_data = state / "etcd"
     shutil.rmtree(etcd_data, ignore_errors=True)
@@ -110,7 +110,7 @@ def start(state: Path, binaries: Path) -> list[procs.Tracked]:
                     str(binaries / "kube-apiserver"),
                     f"--etcd-servers={etcd_url}",
                     "--bind-address=127.0.0.1",
-                    f"--advertise-address={settings.mgmt_gateway()}",
+                    f"--advertise-address={settings.API_ADDRESS}",
                     f"--secure-port={settings.APISERVER_PORT}",
                     f"--service-cluster-ip-range={SERVICE_CIDR}",
                     f"--client-ca-file={pki_dir / 'ca.crt'}",

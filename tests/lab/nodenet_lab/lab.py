@@ -100,6 +100,8 @@ def up(spec: LabSpec, state_dir: Path = settings.STATE_DIR) -> LabState:
     try:
         nodes.ensure_mgmt_bridge()
         nodes.ensure_switch(spec.data_links)
+        lab.services.append(nodes.start_dns(state_dir, spec.nodes))
+        lab.save(state_dir)
         if spec.data_links >= 2:
             lab.services.append(nodes.start_dhcp(state_dir))
             lab.save(state_dir)
@@ -115,6 +117,15 @@ def up(spec: LabSpec, state_dir: Path = settings.STATE_DIR) -> LabState:
         log(f"{len(spec.nodes)} nodes answer SSH after {time.monotonic() - started:.1f} s")
         if binaries is not None:
             lab.services.extend(controlplane.start(state_dir, binaries))
+            lab.save(state_dir)
+            lab.services.append(
+                procs.spawn(
+                    "api-forward",
+                    [sys.executable, "-m", "nodenet_lab", "forward"],
+                    state_dir / "logs" / "api-forward.log",
+                    env=dict(os.environ, PYTHONPATH=str(settings.LAB_DIR)),
+                )
+            )
             lab.save(state_dir)
             controlplane.register_nodes(state_dir / "kubeconfig", spec)
             lab.services.append(

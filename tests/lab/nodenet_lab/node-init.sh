@@ -16,10 +16,15 @@ if [[ $WITH_NM == 1 ]]; then
 fi
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/sshd /run/dbus /run/NetworkManager
-mount --bind "$dir/resolv.conf" /etc/resolv.conf
-mount --bind "$dir/hosts" /etc/hosts
-mount --bind "$dir/hostname" /etc/hostname
-mkdir -p /run/lab/{sbin,python}-work
+# The node's /etc is the host's, copy-on-write into /run: what the node writes there (its
+# resolv.conf, which NetworkManager replaces by rename) stays in the node and is gone at reboot.
+mkdir -p /run/lab/etc-upper /run/lab/etc-work /run/lab/{sbin,python}-work
+mount -t overlay overlay \
+    -o lowerdir=/etc,upperdir=/run/lab/etc-upper,workdir=/run/lab/etc-work /etc
+for file in resolv.conf hosts hostname; do
+    rm -f "/etc/$file"
+    cp "$dir/$file" "/etc/$file"
+done
 # The node sees what the host has there, plus its own nmstate tools layered on top.
 mount -t overlay overlay -o "lowerdir=$EXTRA_SBIN:/usr/local/sbin" /usr/local/sbin
 mount -t overlay overlay -o "lowerdir=$EXTRA_PYTHON:/usr/local/lib/python3.11/dist-packages" \
@@ -33,6 +38,7 @@ if [[ $WITH_NM == 1 ]]; then
     dbus-daemon --system --fork --nopidfile >"$dir/dbus.log" 2>&1
     NetworkManager --debug >"$dir/NetworkManager.log" 2>&1 &
     nm-online -s -q -t 30
+    nmstatectl apply --no-verify "$dir/dns.json" >"$dir/dns-apply.log" 2>&1
 fi
 
 /usr/sbin/sshd -D -e -f "$dir/sshd_config" >"$dir/sshd.log" 2>&1 &

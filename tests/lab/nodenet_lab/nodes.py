@@ -23,8 +23,9 @@ plugins=keyfile
 auth-polkit=false
 no-auto-default=*
 dhcp=internal
-dns=none
-rc-manager=unmanaged
+# NetworkManager writes the node's own /etc/resolv.conf (an overlay of the host's /etc).
+dns=default
+rc-manager=file
 hostname-mode=none
 systemd-resolved=false
 
@@ -60,7 +61,12 @@ Subsystem sftp internal-sftp
 
 def check_subnet_free() -> None:
     """Refuse to start if the machine already routes the lab's subnets somewhere else."""
-    lab_nets = [settings.MGMT_NET, settings.DHCP_NET, ipaddress.ip_network("10.231.78.0/24")]
+    lab_nets = [
+        settings.MGMT_NET,
+        settings.DHCP_NET,
+        settings.SERVICES_NET,
+        ipaddress.ip_network("10.231.78.0/24"),
+    ]
     for line in run(["ip", "-j", "route", "show", "table", "all"]).splitlines():
         for route in json.loads(line) if line.startswith("[") else []:
             dst = route.get("dst", "")
@@ -87,6 +93,7 @@ def ensure_mgmt_bridge() -> None:
         [
             f"link add {settings.MGMT_BRIDGE} type bridge",
             f"addr add {gateway} dev {settings.MGMT_BRIDGE}",
+            f"addr add {settings.API_ADDRESS}/32 dev {settings.MGMT_BRIDGE}",
             f"link set {settings.MGMT_BRIDGE} up",
         ]
     )
@@ -131,7 +138,8 @@ def prepare_node_dir(
         ]
     )
     (node_dir / "sshd_config").write_text(sshd_config(node_dir, authorized_keys))
-    (node_dir / "resolv.conf").write_text("")
+    (node_dir / "resolv.conf").write_text(resolv_conf())
+    (node_dir / "dns.json").write_text(json.dumps(dns_state()))
     (node_dir / "hostname").write_text(node.name + "\n")
     (node_dir / "hosts").write_text(f"127.0.0.1 localhost\n{node.address} {node.name}\n")
     (node_dir / "nm-etc" / "NetworkManager.conf").write_text(NETWORK_MANAGER_CONF)
@@ -150,6 +158,20 @@ def prepare_node_dir(
         "EXTRA_PYTHON": node_dir / "python",
     }
     (node_dir / "node.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+
+
+def resolv_conf() -> str:
+    return f"search {settings.DNS_ZONE}\nnameserver {settings.mgmt_gateway()}\n"
+
+
+def dns_state() -> dict:
+    """The DNS configuration a NetworkManager node boots with, applied through nmstate as an
+    administrator would (NetworkManager then writes resolv.conf from it)."""
+    return {
+        "dns-resolver": {
+            "config": {"search": [settings.DNS_ZONE], "server": [settings.mgmt_gateway()]}
+        }
+    }
 
 
 def create_links(node: NodeSpec, data_links: int) -> None:
@@ -240,6 +262,30 @@ def destroy_node(node: NodeSpec, init: procs.Tracked | None) -> None:
     if link_exists(node.host_veth):
         run(["ip", "link", "del", node.host_veth], check=False)
     run(["ip", "neigh", "flush", "to", node.address], check=False)
+
+
+def start_dns(state_dir: Path, spec_nodes: tuple[NodeSpec, ...]) -> procs.Tracked:
+    """dnsmasq answers DNS on the management gateway address, for the lab's zone only."""
+    records = [f"--host-record=api.{settings.DNS_ZONE},{settings.API_ADDRESS}"]
+    records += [f"--host-record={settings.DNS_PROBE_NAME},{settings.API_ADDRESS}"]
+    records += [f"--host-record={n.name}.{settings.DNS_ZONE},{n.address}" for n in spec_nodes]
+    argv = [
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        f"--listen-address={settings.mgmt_gateway()}",
+        "--bind-interfaces",
+        f"--local=/{settings.DNS_ZONE}/",
+        f"--local=/{settings.DNS_PROBE_NAME}/",
+        "--user=root",
+        "--group=root",
+        f"--pid-file={state_dir / 'dns.pid'}",
+        "--log-facility=-",
+        *records,
+    ]
+    return procs.spawn("dns", argv, state_dir / "logs" / "dns.log")
 
 
 def start_dhcp(state_dir: Path) -> procs.Tracked:

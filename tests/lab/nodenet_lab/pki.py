@@ -49,7 +49,7 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key) -> x509.Certific
     )
 
 
-def generate(pki: Path, service_ip: str) -> None:
+def generate(pki: Path, service_ip: str, api_address: str) -> None:
     """Write ca.{crt,key}, apiserver.{crt,key}, admin.{crt,key} and sa.{key,pub} into `pki`."""
     pki.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -87,7 +87,7 @@ def generate(pki: Path, service_ip: str) -> None:
         _write_cert(builder.sign(ca_key, hashes.SHA256()), pki / f"{stem}.crt")
 
     dns_names = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
-    ips = ["127.0.0.1", service_ip]
+    ips = ["127.0.0.1", service_ip, api_address]
     issue(
         "apiserver",
         _name("kube-apiserver"),

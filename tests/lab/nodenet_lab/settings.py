@@ -18,9 +18,17 @@ CACHE_DIR = Path(os.environ.get("NODENET_LAB_CACHE", "/var/cache/nodenet-lab"))
 STATE_DIR = Path(os.environ.get("NODENET_LAB_STATE", "/var/lib/nodenet-lab"))
 
 # 10.231.77.0/24 management, 10.231.78.0/24 data link 1 (static), 10.231.79.0/24 data link 2
-# (DHCP). Checked against the machine's own routes at `up`.
+# (DHCP), 10.231.76.0/24 services beyond the nodes' subnet (the API server's address), reached
+# through the default route as on a real cluster. Checked against the machine's own routes at `up`.
 MGMT_NET = ipaddress.ip_network("10.231.77.0/24")
 DHCP_NET = ipaddress.ip_network("10.231.79.0/24")
+SERVICES_NET = ipaddress.ip_network("10.231.76.0/24")
+# Where nodes reach the API server: an address of the host, forwarded to its loopback listener.
+API_ADDRESS = str(SERVICES_NET.network_address + 1)
+# The lab's DNS server answers on the management gateway address for this zone, the nodes'
+# names and the probe's default name.
+DNS_ZONE = "lab.nodenet"
+DNS_PROBE_NAME = "root-servers.net"
 MGMT_BRIDGE = "nnlab0"
 SWITCH_NETNS = "nnlab-switch"
 NETNS_PREFIX = "nnlab-"

@@ -9,7 +9,7 @@ def load(path):
 
 
 def test_certificates_chain_to_the_lab_ca_with_the_names_clients_use(tmp_path):
-    pki.generate(tmp_path, "10.96.0.1")
+    pki.generate(tmp_path, "10.96.0.1", "10.231.76.1")
     ca = load(tmp_path / "ca.crt")
     for name in ("apiserver", "admin"):
         cert = load(tmp_path / f"{name}.crt")
@@ -24,6 +24,7 @@ def test_certificates_chain_to_the_lab_ca_with_the_names_clients_use(tmp_path):
     assert {str(ip) for ip in sans.value.get_values_for_type(x509.IPAddress)} == {
         "127.0.0.1",
         "10.96.0.1",
+        "10.231.76.1",
     }
     admin = load(tmp_path / "admin.crt")
     organization = admin.subject.get_attributes_for_oid(x509.oid.NameOID.ORGANIZATION_NAME)
