@@ -166,7 +166,23 @@ class Api:
             return
         self._wrote(NNCE_KIND)
 
-    # Nodes and Events
+    # Nodes, the API endpoint and Events
+
+    def api_endpoint(self) -> str | None:
+        """host:port where the cluster publishes its API server: a ready endpoint of the
+        default/kubernetes Service's EndpointSlice (the address nodes reach it at)."""
+        slices = client.DiscoveryV1Api().list_namespaced_endpoint_slice(
+            "default", label_selector="kubernetes.io/service-name=kubernetes"
+        )
+        for endpoint_slice in slices.items:
+            ports = endpoint_slice.ports or []
+            port = next((p.port for p in ports if p.name == "https"), None)
+            port = port or (ports[0].port if ports else None)
+            for endpoint in endpoint_slice.endpoints or []:
+                if port and endpoint.addresses and (endpoint.conditions.ready is not False):
+                    address = endpoint.addresses[0]
+                    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        return None
 
     def read_node(self, name: str) -> dict | None:
         try:

@@ -8,6 +8,13 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
+    DEFAULT_PROBES,
+    split_endpoint,
+)
+
+from .probes import ProbeRules
+
 
 @dataclass(frozen=True)
 class Config:
@@ -28,6 +35,11 @@ class Config:
     liveness: str | None = None
     metrics_bind_address: str | None = ":8089"
     probe_timeout: int = 20
+    max_probe_timeout: int = 120
+    skippable_probes: str = ""
+    dns_probe_name: str = "root-servers.net"
+    # host:port for the api-server probe; "auto": the kubernetes Service's endpoints; "none".
+    api_server_endpoint: str = "auto"
     rollback_timeout: int = 60
     max_retries: int = 5
     peering: str | None = None
@@ -39,12 +51,18 @@ class Config:
         """The known_hosts ssh checks: the admin's, or ours when trusting on first use."""
         return self.known_hosts or self.runner_dir / "known_hosts"
 
-    def apply_settings(self) -> dict:
-        """Role variables every apply run gets (plain numbers, passed as data)."""
-        return {
-            "nmstate_probe_timeout": self.probe_timeout,
-            "nmstate_rollback_timeout": self.rollback_timeout,
-        }
+    def probe_rules(self) -> ProbeRules:
+        return ProbeRules(
+            timeout=self.probe_timeout,
+            max_timeout=self.max_probe_timeout,
+            rollback_timeout=self.rollback_timeout,
+            skippable=frozenset(skippable_names(self.skippable_probes)),
+            dns_name=self.dns_probe_name,
+        )
+
+
+def skippable_names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def priority(value: str) -> int:
@@ -69,6 +87,10 @@ FLAGS: tuple[tuple[str, object, str | None, str], ...] = (
     ("liveness", str, None, "serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz"),
     ("metrics-bind-address", str, ":8089", "serve Prometheus /metrics on host:port; '' = off"),
     ("probe-timeout", int, "20", "seconds each connectivity probe may take after an apply"),
+    ("max-probe-timeout", int, "120", "the most a policy's probes.timeoutSeconds may ask"),
+    ("skippable-probes", str, "", "default probes a policy may skip (comma list); '' = none"),
+    ("dns-probe-name", str, "root-servers.net", "the name the dns probe resolves on nodes"),
+    ("api-server-endpoint", str, "auto", "host:port for the api-server probe; auto; none"),
     ("rollback-timeout", int, "60", "seconds after which a node undoes an unconfirmed change"),
     ("max-retries", int, "5", "attempts on an unreachable node before its apply fails"),
     ("peering", str, None, "kopf peering object for leader election; none: standalone"),
@@ -107,6 +129,17 @@ def parse(argv: list[str] | None = None) -> Config:
             "--known-hosts is required: host keys are checked (or choose "
             "--host-key-policy trust-on-first-use)"
         )
+    unknown = set(skippable_names(args.skippable_probes)) - set(DEFAULT_PROBES)
+    if unknown:
+        parser.error(
+            f"--skippable-probes: no default probe {', '.join(sorted(unknown))} "
+            f"(they are {', '.join(DEFAULT_PROBES)})"
+        )
+    if args.api_server_endpoint not in ("auto", "none"):
+        try:
+            split_endpoint(args.api_server_endpoint)
+        except ValueError as exc:
+            parser.error(f"--api-server-endpoint: {exc}")
     values = vars(args)  # every flag's dest is the Config field of the same name
     values["metrics_bind_address"] = values["metrics_bind_address"] or None
     return Config(**values)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import kopf
 
-from . import metrics
+from . import metrics, probes
 from .api import GROUP, NNS_PLURAL, NNS_VERSION, Api
 from .host_keys import TrustOnFirstUse
 from .nncp import step
@@ -61,7 +61,8 @@ async def configure(
     if memo.config.host_key_policy == "trust-on-first-use":
         host_keys = TrustOnFirstUse(memo.config.known_hosts_file(), memo.api, inventory_name)
         await asyncio.to_thread(host_keys.seed)
-    memo.playbooks = Playbooks(memo.config, host_keys)
+    api_server = probes.api_server_source(memo.config.api_server_endpoint, memo.api.api_endpoint)
+    memo.playbooks = Playbooks(memo.config, host_keys, api_server)
     memo.nodes_by_name = nodes_by_name  # kopf keeps it filled from its watch of Nodes
     memo.reports = report.ReportRequests(memo.config.report_interval)
     memo.stopping = threading.Event()

@@ -8,8 +8,10 @@ get before it is cut.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import probes
 from .config import Config
 from .runs import HostOutcome, RunResult, run_playbook
 from .status import TRUE_STRINGS
@@ -137,11 +139,16 @@ def policy_data(spec: dict) -> dict:
 
 class Playbooks:
     """Runs of the collection's playbooks over nodes (name -> address). With `host_keys`
-    (trust on first use), the keys ssh accepted for the first time are recorded after each run."""
+    (trust on first use), the keys ssh accepted for the first time are recorded after each run.
+    `api_server` gives the API endpoint (host:port) the nodes' api-server probe reaches, or None.
+    """
 
-    def __init__(self, config: Config, host_keys=None) -> None:
+    def __init__(
+        self, config: Config, host_keys=None, api_server: Callable[[], str | None] = lambda: None
+    ) -> None:
         self.config = config
         self.host_keys = host_keys
+        self.api_server = api_server
 
     def _recorded(self, result: RunResult) -> RunResult:
         if self.host_keys is not None:
@@ -149,10 +156,19 @@ class Playbooks:
         return result
 
     def apply(
-        self, nodes: dict[str, str], state: dict, purpose: str, record: dict, limit=None
+        self,
+        nodes: dict[str, str],
+        state: dict,
+        purpose: str,
+        record: dict,
+        limit=None,
+        probe_spec: dict | None = None,
     ) -> dict[str, ApplyOutcome]:
-        """Apply `state` safely (probes, rollback on the node) on `limit` (default: all nodes)."""
-        result = self._run(APPLY, nodes, purpose, state, limit, dict(record, kind="apply"))
+        """Apply `state` safely (probes, rollback on the node) on `limit` (default: all nodes).
+        `probe_spec` is a policy's spec.probes, already checked by probes.problem."""
+        settings = probes.role_variables(probe_spec, self.config.probe_rules(), self.api_server())
+        record = dict(record, kind="apply")
+        result = self._run(APPLY, nodes, purpose, state, limit, record, settings)
         return {node: apply_outcome(result.hosts.get(node), result) for node in result.hosts}
 
     def verify(
@@ -168,7 +184,7 @@ class Playbooks:
         )
         return {node: report_outcome(result.hosts.get(node)) for node in nodes}
 
-    def _run(self, playbook, nodes, purpose, state, limit, record) -> RunResult:
+    def _run(self, playbook, nodes, purpose, state, limit, record, settings=None) -> RunResult:
         result = run_playbook(
             self.config,
             playbook,
@@ -177,7 +193,7 @@ class Playbooks:
             {STATE_VARIABLE: state},
             limit=limit,
             record=record,
-            settings=self.config.apply_settings(),
+            settings=settings,
         )
         over = ", ".join(sorted(limit if limit is not None else nodes))
         log.info("%s over %s ended %s in %.1f s", playbook, over, result.status, result.duration)

@@ -198,25 +198,46 @@ class Transaction(object):
             self.durations[name] = round(self.clock() - started, 2)
 
     def probe_all(self, probes, timeout):
+        if probes_mod.needs_name_servers(probes):
+            now = self.client.show(kernel_only=self.kernel_only)
+            probes = probes_mod.with_name_servers(probes, now)
         return [self.run_probe(probe, timeout) for probe in probes]
 
-    def run(self, desired, user_probes, use_default_probes=True, dns_probe_name=None):
+    def run(
+        self,
+        desired,
+        user_probes,
+        use_default_probes=True,
+        dns_probe_name=None,
+        api_server=None,
+        skip_probes=(),
+    ):
         """Apply `desired` safely; a result dict (see the module's RETURN).
 
         `user_probes` are checked beforehand (nmstate_probes.validate_all), before the lock.
+        `api_server` is (host, port) or None; `skip_probes` names default probes to leave out.
         """
         started = self.clock()
         current = self.client.show(kernel_only=self.kernel_only)
         running_before = self.client.show(running_config=True, kernel_only=self.kernel_only)
         probes = list(user_probes)
+        skipped = []
         if use_default_probes:
-            probes = probes_mod.default_probes(current, dns_probe_name, self.controller) + probes
+            defaults, skipped = probes_mod.default_probes(
+                current,
+                dns_probe_name,
+                self.controller,
+                api_server,
+                skip_probes,
+            )
+            probes = defaults + probes
         before = self._timed("probes_before", self.probe_all, probes, self.before_timeout)
         required = [probe for probe, outcome in zip(probes, before) if outcome["passed"]]
         result = {
             "mode": "kernel-only" if self.kernel_only else "networkmanager",
             "probes_before": before,
             "required_probes": [p["name"] for p in required],
+            "skipped_probes": skipped,
             "applied": False,
             "changed": False,
             "rolled_back": False,
@@ -225,7 +246,7 @@ class Transaction(object):
         if self.kernel_only:
             self._run_kernel(desired, current, running_before, required, result)
         else:
-            self._run_networkmanager(desired, required, result)
+            self._run_networkmanager(desired, running_before, required, result)
         if result["applied"]:
             running_after = self.client.show(running_config=True, kernel_only=self.kernel_only)
             result["changed"] = strip_volatile(running_before) != strip_volatile(running_after)
@@ -236,7 +257,7 @@ class Transaction(object):
     def _first_failure(self, outcomes):
         return next((o for o in outcomes if not o["passed"]), None)
 
-    def _run_networkmanager(self, desired, required, result):
+    def _run_networkmanager(self, desired, running, required, result):
         checkpoint = self._timed(
             "apply",
             self.client.apply,
@@ -253,6 +274,11 @@ class Transaction(object):
             result["applied"] = True
             return
         self._timed("rollback", self.client.rollback, checkpoint)
+        if "dns-resolver" in desired:
+            # nmstate keeps DNS in NetworkManager's global configuration, which checkpoints do
+            # not cover: put the previous one back by hand.
+            previous = (running.get("dns-resolver") or {}).get("config") or {}
+            self._timed("restore_dns", self.client.apply, {"dns-resolver": {"config": previous}})
         result.update(rolled_back=True, failed_probe=failure)
         result["probes_after_rollback"] = self.probe_all(required, self.probe_timeout)
 

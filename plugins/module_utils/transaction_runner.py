@@ -23,7 +23,10 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors imp
     StateError,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
+    DEFAULT_DNS_NAME,
+    DEFAULT_PROBES,
     controller_address,
+    split_endpoint,
     validate_all,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import (
@@ -46,7 +49,9 @@ MODULE_ARGS = dict(
         src=dict(type="path"),
         probes=dict(type="list", elements="dict", default=[]),
         default_probes=dict(type="bool", default=True),
-        dns_probe_name=dict(type="str", default="kubernetes.default.svc.cluster.local"),
+        skip_probes=dict(type="list", elements="str", default=[], choices=list(DEFAULT_PROBES)),
+        dns_probe_name=dict(type="str", default=DEFAULT_DNS_NAME),
+        api_server=dict(type="str"),
         probe_timeout=dict(type="int", default=20),
         before_timeout=dict(type="int", default=3),
         rollback_timeout=dict(type="int", default=60),
@@ -58,8 +63,9 @@ MODULE_ARGS = dict(
 
 
 def checked_inputs(params):
-    """(nmpolicy capture or None, desired state) once every option is checked, probes
-    included. Raises InputError, StateError or ProbeError; nothing needs the node for this."""
+    """(nmpolicy capture or None, desired state, API endpoint or None) once every option is
+    checked, probes included. Raises InputError, StateError or ProbeError; nothing needs the
+    node for this."""
     if params["src"] is not None or params["state"] is None:
         raise InputError(
             "give 'state', or 'src' through the action plugin (call the module by its full name)"
@@ -67,12 +73,18 @@ def checked_inputs(params):
     capture, desired = split_policy(params["state"])
     check_shape(desired, policy=capture is not None)
     validate_all(params["probes"])
+    api_server = None
+    if params["api_server"]:
+        try:
+            api_server = split_endpoint(params["api_server"])
+        except ValueError as exc:
+            raise InputError("api_server: %s" % exc)
     if params["rollback_timeout"] < params["probe_timeout"] + 15:
         raise InputError(
             "rollback_timeout (%d) must be at least probe_timeout (%d) + 15 seconds"
             % (params["rollback_timeout"], params["probe_timeout"])
         )
-    return capture, desired
+    return capture, desired, api_server
 
 
 def check_rendered(rendered):
@@ -100,12 +112,13 @@ def describe(result):
     return message + restored
 
 
-def transact(module, kernel_only, capture, desired, reported):
+def transact(module, kernel_only, inputs, reported):
     """Under the node lock: render the policy, then predict (check mode) or run the change.
 
     What failures must report too (the rendered state) goes into `reported` as soon as known.
     """
     params = module.params
+    capture, desired, api_server = inputs
     client = find_client(module, params["access"])
     transaction = Transaction(
         client,
@@ -129,7 +142,12 @@ def transact(module, kernel_only, capture, desired, reported):
                 changed=bool(pending), differences=pending, applied=False, rolled_back=False
             )
         return transaction.run(
-            desired, params["probes"], params["default_probes"], params["dns_probe_name"]
+            desired,
+            params["probes"],
+            params["default_probes"],
+            params["dns_probe_name"],
+            api_server,
+            params["skip_probes"],
         )
 
 
@@ -141,8 +159,7 @@ def run(module):
     # Secrets are masked before any check can print a part of the state.
     module.no_log_values.update(secret_values(params["state"]))
     try:
-        capture, desired = checked_inputs(params)
-        result = transact(module, kernel_only, capture, desired, reported)
+        result = transact(module, kernel_only, checked_inputs(params), reported)
     except NmstateError as exc:
         module.fail_json(**exc.to_result(applied=False, **reported))
     result.update(reported)

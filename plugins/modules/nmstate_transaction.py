@@ -15,9 +15,15 @@ version_added: "0.1.0"
 description:
   - Applies a desired nmstate state as a transaction that runs entirely on the node, so that it
     completes even when the change cuts the node off from the controller.
-  - Before the change it runs connectivity probes, plus O(probes) (by default a ping of the
-    controller the SSH connection comes from, of the default gateway and of the DNS servers found in the running
-    state). Only probes that pass before are required after.
+  - Before the change it runs connectivity probes, the default ones (see O(default_probes)) and
+    O(probes). Only probes that pass before are required after.
+  - The default probes look at the node as it is after the change. V(controller) pings the
+    machine the SSH connection comes from. V(default-gateway) (when the main routing table had a
+    default route) wants a default route still in the main table, and its gateway answering; a
+    default route in another table does not count. V(dns) (when the node has name servers)
+    resolves O(dns_probe_name) through the name servers the node then runs (nmstate's running
+    state, which NetworkManager writes to C(/etc/resolv.conf) a moment later).
+    V(api-server) (only with O(api_server)) completes a TLS handshake with the API endpoint.
   - In NetworkManager mode the change is applied under a checkpoint that NetworkManager rolls
     back by itself after O(rollback_timeout), and committed only when the probes pass.
   - In kernel-only mode, which has no checkpoints, the module first computes nmstate's revert
@@ -68,22 +74,40 @@ options:
   probes:
     description:
       - Extra probes. Each has a C(name), a C(type) and the keys that type needs
-        (C(ping) and C(gateway) take C(host) and optionally C(interface); C(tcp) takes C(host)
-        and C(port); C(dns) takes C(server) and optionally C(query); C(command) takes C(argv),
-        a list of strings run without a shell).
+        (C(ping) and C(gateway) take C(host) and optionally C(interface), and C(gateway) without
+        C(host) follows the main table's default route; C(tcp) and C(tls) take C(host) and
+        C(port), and C(tls) passes when a TLS handshake completes (the certificate is not
+        checked); C(dns) takes C(query) and optionally C(server), the node's running name servers
+        otherwise, and passes when the name resolves; C(command) takes C(argv), a list of strings
+        run without a shell).
     type: list
     elements: dict
     default: []
   default_probes:
     description:
-      - Also probe the controller (the source address of the SSH connection), the default
-        gateway and the DNS servers of the running state.
+      - Also run the default probes V(controller), V(default-gateway), V(dns) and, with
+        O(api_server), V(api-server), except those in O(skip_probes).
     type: bool
     default: true
+  skip_probes:
+    description:
+      - Default probes to leave out, by name. RV(skipped_probes) lists those that would have run.
+    type: list
+    elements: str
+    choices: [controller, default-gateway, dns, api-server]
+    default: []
   dns_probe_name:
-    description: The name the DNS probes ask for. Any answer, even "no such name", passes.
+    description:
+      - The name the V(dns) probe resolves (an A query). It passes when a name server answers
+        without error, as kubernetes-nmstate's C(probeConfiguration.dns.host).
     type: str
-    default: kubernetes.default.svc.cluster.local
+    default: root-servers.net
+  api_server:
+    description:
+      - The cluster's API endpoint as C(host:port) (C([v6]:port) for IPv6). When given, the
+        V(api-server) probe checks that the node still completes a TLS handshake with it. Without
+        a cluster, leave it unset.
+    type: str
   probe_timeout:
     description: Seconds each required probe is retried after the change before it counts as failed.
     type: int
@@ -107,11 +131,12 @@ EXAMPLES = r"""
 - name: Change the management network safely
   nodenet.nmstate.nmstate_transaction:
     state: "{{ new_state }}"
+    api_server: api.example.com:6443
     probes:
-      - name: api-server
+      - name: registry
         type: tcp
-        host: 192.0.2.1
-        port: 6443
+        host: 192.0.2.10
+        port: 5000
     rollback_timeout: 90
   async: 150
   poll: 0
@@ -146,6 +171,11 @@ probes_before:
   elements: dict
 required_probes:
   description: Names of the probes that passed before and so had to pass after.
+  returned: always
+  type: list
+  elements: str
+skipped_probes:
+  description: Default probes that O(skip_probes) left out although they would have run.
   returned: always
   type: list
   elements: str

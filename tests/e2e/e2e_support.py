@@ -60,10 +60,14 @@ def enactments(api, policy):
     return {e["metadata"]["labels"]["nmstate.io/node"]: e for e in listed["items"]}
 
 
-def create_policy(api, name, selector, desired_state, max_unavailable=None, capture=None):
+def create_policy(
+    api, name, selector, desired_state, max_unavailable=None, capture=None, probes=None
+):
     spec = {"nodeSelector": selector, "desiredState": desired_state}
     if capture is not None:
         spec["capture"] = capture
+    if probes is not None:
+        spec["probes"] = probes
     if max_unavailable is not None:
         spec["maxUnavailable"] = max_unavailable
     body = {

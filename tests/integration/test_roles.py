@@ -90,7 +90,10 @@ def break_data_link(node):
 
 
 def test_a_change_to_an_unprobed_data_link_is_applied_and_kept(lab, playbook):
-    run = playbook("role_apply.yml", role_vars(lab, break_data_link))
+    """Every default probe runs against the lab's real gateway, resolver and API server (named
+    here; a playbook that names no endpoint gets no api-server probe)."""
+    api = f"{settings.API_ADDRESS}:{settings.APISERVER_PORT}"
+    run = playbook("role_apply.yml", role_vars(lab, break_data_link, nmstate_api_server=api))
     try:
         assert run.rc == 0, run.output[-3000:]
         for node in lab.nodes:
@@ -98,7 +101,12 @@ def test_a_change_to_an_unprobed_data_link_is_applied_and_kept(lab, playbook):
                 "nmstate_apply_result"
             ]
             assert outcome["applied"] is True and outcome["rolled_back"] is False, outcome
-            assert "controller" in outcome["required_probes"]
+            assert outcome["required_probes"] == [
+                "controller",
+                "default-gateway",
+                "dns",
+                "api-server",
+            ], outcome["probes_before"]
             assert (
                 f"10.231.82.{10 + int(node.name[-2:])}/24"
                 in node.run("ip -br addr show eth2").stdout

@@ -13,6 +13,7 @@ from nmstate_operator.names import (
     node_label_value,
 )
 from nmstate_operator.nodes import NodeView
+from nmstate_operator.probes import ProbeRules
 from nmstate_operator.runs import HostOutcome, RunResult
 
 STATE = {"interfaces": [{"name": "br1", "type": "linux-bridge", "state": "up"}]}
@@ -132,12 +133,14 @@ class FakeRuns:
         self.outcomes = outcomes or {}
         self.runs: list[tuple[str, list[str], dict]] = []
         self.data: list[dict] = []
+        self.settings: list[dict | None] = []
 
     def __call__(self, config, playbook, nodes, purpose, data_files=None, **options):
         limit = options.get("limit")
         targets = list(limit) if limit is not None else sorted(nodes)
         self.runs.append((playbook, targets, dict(options.get("record") or {})))
         self.data.append(copy.deepcopy(data_files))
+        self.settings.append(copy.deepcopy(options.get("settings")))
         return RunResult("successful", 0, {name: self.host(name) for name in targets})
 
     def host(self, name):
@@ -164,5 +167,5 @@ class Config:
     address_type = "InternalIP"
     max_retries = 2
 
-    def apply_settings(self):
-        return {}
+    def probe_rules(self):
+        return ProbeRules(skippable=frozenset({"dns"}))

@@ -12,7 +12,22 @@ def test_flags_override_the_environment_which_overrides_the_defaults(monkeypatch
     assert parsed.report_interval == 15.0 and str(parsed.ssh_private_key) == "/env/key"
     assert parsed.forks == 7 and parsed.max_retries == 5 and parsed.peering is None
     assert parsed.metrics_bind_address == ":8089"
-    assert parsed.apply_settings() == {"nmstate_probe_timeout": 20, "nmstate_rollback_timeout": 60}
+    rules = parsed.probe_rules()
+    assert (rules.timeout, rules.rollback_timeout, rules.skippable) == (20, 60, frozenset())
+    assert parsed.dns_probe_name == "root-servers.net" and parsed.api_server_endpoint == "auto"
+
+
+def test_probe_flags_are_checked(capsys):
+    base = ["--collections-path", "/c", "--ssh-private-key", "/k", "--known-hosts", "/kh"]
+    parsed = config.parse([*base, "--skippable-probes", "dns, api-server"])
+    assert parsed.probe_rules().skippable == frozenset({"dns", "api-server"})
+    with pytest.raises(SystemExit):
+        config.parse([*base, "--skippable-probes", "dns,everything"])
+    assert "--skippable-probes: no default probe everything" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        config.parse([*base, "--api-server-endpoint", "10.0.0.1"])
+    assert "--api-server-endpoint: '10.0.0.1' is not host:port" in capsys.readouterr().err
+    assert config.parse([*base, "--api-server-endpoint", "[fd00::1]:6443"])
 
 
 def test_random_priority_and_metrics_off():

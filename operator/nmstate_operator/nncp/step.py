@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import locks, outcomes
+from .. import locks, outcomes, probes
 from ..api import Api, Gone
 from ..config import Config
 from ..names import enactment_name, enactment_node
@@ -193,7 +193,13 @@ class Rollout:
         addresses = {n: v.address for n, v in self.selected.items() if v.address}
         run = self.ctx.playbooks.verify if verify else self.ctx.playbooks.apply
         record = {"policy": self.name, "generation": self.generation}
-        return run(addresses, policy_data(self.spec), f"nncp-{self.name}", record, limit=nodes)
+        data = policy_data(self.spec)
+        purpose = f"nncp-{self.name}"
+        if verify:
+            return run(addresses, data, purpose, record, limit=nodes)
+        return run(
+            addresses, data, purpose, record, limit=nodes, probe_spec=self.spec.get("probes")
+        )
 
     def record_applied(self, outcomes_by_node: dict[str, ApplyOutcome]) -> float | None:
         due = []
@@ -203,7 +209,8 @@ class Rollout:
                 outcome,
                 self.retries(node),
                 self.ctx.config.max_retries,
-                applied=f"successfully configured (generation {self.generation})",
+                applied=f"successfully configured (generation {self.generation})"
+                + probes.skipped_note(self.spec.get("probes")),
                 event_message=f"generation {self.generation} of policy {self.name} is applied",
             )
             if decision.retry_in is not None:
@@ -336,7 +343,10 @@ def step(ctx: Context, name: str, nodes: dict[str, NodeView]) -> float | None:
     if policy is None or policy["metadata"].get("deletionTimestamp"):
         return None
     try:
-        problem = planning.spec_problem(name, policy.get("spec") or {})
+        spec = policy.get("spec") or {}
+        problem = planning.spec_problem(name, spec) or probes.problem(
+            spec.get("probes"), ctx.config.probe_rules()
+        )
         if problem:
             refuse(ctx, policy, problem)
             return None

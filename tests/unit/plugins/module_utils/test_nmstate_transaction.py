@@ -6,8 +6,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
+import socket
 import stat
+import struct
 import subprocess
 import time
 
@@ -127,15 +130,38 @@ def make(kernel_only, outcomes, client=None, **kwargs):
     return transaction, client
 
 
-def test_default_probes_are_controller_gateway_and_dns():
-    names = [p["name"] for p in probes.default_probes(CURRENT, controller="10.0.0.100")]
-    assert names == ["controller", "default-gateway", "dns-10.0.0.53"]
+def test_default_probes_are_controller_gateway_dns_and_the_api_server_when_given():
+    made, skipped = probes.default_probes(
+        CURRENT, controller="10.0.0.100", api_server=("10.1.0.1", 6443)
+    )
+    assert [p["name"] for p in made] == ["controller", "default-gateway", "dns", "api-server"]
+    assert made[1] == {"name": "default-gateway", "type": "gateway"}, "follows the route after"
+    assert made[2]["query"] == "root-servers.net" and skipped == []
+    assert made[3] == {"name": "api-server", "type": "tls", "host": "10.1.0.1", "port": 6443}
+
+
+def test_default_probes_leave_out_what_the_node_lacks_and_what_is_skipped():
+    no_route = dict(CURRENT, routes={"running": [dict(DEFAULT_ROUTE, **{"table-id": 200})]})
+    no_route["dns-resolver"] = {"running": {}}
+    made, skipped = probes.default_probes(no_route, controller="10.0.0.100")
+    assert [p["name"] for p in made] == ["controller"], "no main-table default route, no resolver"
+    made, skipped = probes.default_probes(
+        CURRENT, controller="10.0.0.100", skip=["dns", "controller"]
+    )
+    assert [p["name"] for p in made] == ["default-gateway"]
+    assert skipped == ["controller", "dns"]
+
+
+def test_a_skipped_probe_is_reported_by_the_transaction():
+    transaction, _ = make(False, {"controller": [True, True], "default-gateway": [True, True]})
+    result = transaction.run(CUT, [], skip_probes=["dns"])
+    assert result["applied"] and result["skipped_probes"] == ["dns"]
 
 
 def test_networkmanager_mode_commits_when_required_probes_pass():
     transaction, client = make(
         False,
-        {"controller": [True, True], "default-gateway": [True, True], "dns-10.0.0.53": [False]},
+        {"controller": [True, True], "default-gateway": [True, True], "dns": [False]},
     )
     result = transaction.run(CUT, [])
     assert result["applied"] and not result["rolled_back"]
@@ -150,7 +176,7 @@ def test_networkmanager_mode_commits_when_required_probes_pass():
 def test_networkmanager_mode_rolls_back_the_checkpoint_when_a_probe_fails():
     transaction, client = make(
         False,
-        {"controller": [True, False, True], "default-gateway": [False], "dns-10.0.0.53": [False]},
+        {"controller": [True, False, True], "default-gateway": [False], "dns": [False]},
     )
     result = transaction.run(CUT, [])
     assert result["rolled_back"] and not result["applied"]
@@ -159,10 +185,27 @@ def test_networkmanager_mode_rolls_back_the_checkpoint_when_a_probe_fails():
     assert result["probes_after_rollback"][0]["passed"] is True
 
 
+def test_networkmanager_mode_puts_the_previous_dns_back_after_a_rollback():
+    """Checkpoints do not cover NetworkManager's global DNS, where nmstate keeps it."""
+    transaction, client = make(
+        False,
+        {
+            "controller": [True, True, True],
+            "default-gateway": [True, True, True],
+            "dns": [True, False, True],
+        },
+    )
+    bogus = {"dns-resolver": {"config": {"server": ["192.0.2.53"]}}}
+    result = transaction.run(bogus, [])
+    assert result["rolled_back"] and result["failed_probe"]["name"] == "dns"
+    assert [c[0] for c in client.calls] == ["apply", "rollback", "apply"]
+    assert client.calls[2][1] == {"dns-resolver": {"config": {"server": ["10.0.0.53"]}}}
+
+
 def test_kernel_mode_stops_the_watchdog_when_probes_pass():
     transaction, client = make(
         True,
-        {"controller": [True, True], "default-gateway": [True, True], "dns-10.0.0.53": [False]},
+        {"controller": [True, True], "default-gateway": [True, True], "dns": [False]},
     )
     result = transaction.run(CUT, [])
     assert result["applied"]
@@ -174,7 +217,7 @@ def test_kernel_mode_stops_the_watchdog_when_probes_pass():
 def test_kernel_mode_applies_the_completed_revert_when_a_probe_fails():
     transaction, client = make(
         True,
-        {"controller": [True, False, True], "default-gateway": [False], "dns-10.0.0.53": [False]},
+        {"controller": [True, False, True], "default-gateway": [False], "dns": [False]},
     )
     result = transaction.run(CUT, [])
     assert result["rolled_back"] and result["failed_probe"]["name"] == "controller"
@@ -197,7 +240,7 @@ def test_kernel_mode_reports_a_watchdog_that_fired_first():
     outcomes = {
         "controller": [True, True, True],
         "default-gateway": [True, True, True],
-        "dns-10.0.0.53": [False],
+        "dns": [False],
     }
     transaction = tx.Transaction(
         client,
@@ -217,7 +260,7 @@ def test_kernel_mode_reports_a_watchdog_that_fired_first():
 def test_kernel_mode_failed_apply_is_reverted_and_reraised():
     transaction, client = make(
         True,
-        {"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [False]},
+        {"controller": [True], "default-gateway": [True], "dns": [False]},
         client=FakeClient(failing_applies=1),
     )
     with pytest.raises(NmstateError) as raised:
@@ -229,7 +272,7 @@ def test_kernel_mode_failed_apply_is_reverted_and_reraised():
 def test_kernel_mode_says_so_when_the_revert_fails_too():
     transaction = make(
         True,
-        {"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [False]},
+        {"controller": [True], "default-gateway": [True], "dns": [False]},
         client=FakeClient(failing_applies=2),
     )[0]
     with pytest.raises(NmstateError) as raised:
@@ -246,9 +289,7 @@ def test_kernel_mode_without_nmstatectl_refuses_before_changing_anything():
         True,
         60,
         5,
-        run_probe=scripted(
-            {"controller": [True], "default-gateway": [True], "dns-10.0.0.53": [True]}
-        ),
+        run_probe=scripted({"controller": [True], "default-gateway": [True], "dns": [True]}),
         controller="10.0.0.100",
     )
     with pytest.raises(tx.TransactionError) as raised:
@@ -278,7 +319,10 @@ PORT_RANGE = "port must be a number from 1 to 65535"
 @pytest.mark.parametrize(
     ("probe", "message"),
     [
-        (dict(API, type="telnet"), AT_API + "type must be one of gateway, dns, tcp, ping, command"),
+        (
+            dict(API, type="telnet"),
+            AT_API + "type must be one of gateway, dns, tls, tcp, ping, command",
+        ),
         (dict(API, port=None), AT_API + "a tcp probe needs port"),
         (dict(API, port="https"), AT_API + PORT_RANGE + "; got 'https'"),
         (dict(API, port=70000), AT_API + PORT_RANGE + "; got 70000"),
@@ -287,7 +331,7 @@ PORT_RANGE = "port must be a number from 1 to 65535"
             {"name": "c", "type": "command", "argv": ["sleep", 1]},
             "probes[1] (name 'c'): argv must be a list of strings, not a shell line",
         ),
-        ({"name": "d", "type": "dns"}, "probes[1] (name 'd'): a dns probe needs server"),
+        ({"name": "t", "type": "tls", "host": "h"}, "probes[1] (name 't'): a tls probe needs port"),
         ("ping 10.0.0.1", "probes[1]: must be a mapping; got a str"),
     ],
 )
@@ -369,3 +413,102 @@ def test_the_node_lock_is_not_inherited_by_children(tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+def routes_json(monkeypatch, routes, ping_passes=True):
+    """The main table as `ip -j route` shows it, and a ping that passes or not."""
+    pinged = []
+
+    def output(argv, timeout):
+        if argv[0] == "ip":
+            return 0, json.dumps(routes)
+        pinged.append(argv)
+        return (0, "1 received") if ping_passes else (1, "100% packet loss")
+
+    monkeypatch.setattr(probes, "_output", output)
+    return pinged
+
+
+def test_the_gateway_probe_follows_the_main_table_after_the_change(monkeypatch):
+    default = {"dst": "default", "gateway": "10.0.0.1", "dev": "mgmt0"}
+    pinged = routes_json(monkeypatch, [default])
+    assert probes.run_once({"name": "g", "type": "gateway"}) == (
+        True,
+        "default gateway 10.0.0.1 (dev mgmt0) answers",
+    )
+    assert pinged[0][-3:] == ["-I", "mgmt0", "10.0.0.1"]
+    routes_json(monkeypatch, [default], ping_passes=False)
+    passed, output = probes.run_once({"name": "g", "type": "gateway"})
+    assert not passed and output.startswith("default gateway 10.0.0.1 (dev mgmt0) does not answer")
+    for table in ([], [{"dst": "default", "type": "unreachable"}]):
+        routes_json(monkeypatch, table)
+        assert probes.run_once({"name": "g", "type": "gateway"}) == (
+            False,
+            "no default route in the main routing table",
+        )
+    multipath = {"dst": "default", "nexthops": [{"gateway": "10.0.0.2", "dev": "eth1"}]}
+    routes_json(monkeypatch, [multipath])
+    assert probes.run_once({"name": "g", "type": "gateway"})[1].startswith(
+        "default gateway 10.0.0.2"
+    )
+
+
+def dns_reply(ident, flags):
+    return struct.pack("!HHHHHH", ident, flags, 1, 1, 0, 0)
+
+
+def test_dns_passes_only_when_the_name_resolves():
+    verdict = probes.dns_verdict
+    assert verdict(dns_reply(7, 0x8180), 7, "s", "n") == (True, "dns s resolved n")
+    assert verdict(dns_reply(7, 0x8183), 7, "s", "n") == (False, "dns s: NXDOMAIN for n")
+    assert verdict(dns_reply(7, 0x8185), 7, "s", "n") == (False, "dns s: REFUSED for n")
+    assert verdict(dns_reply(8, 0x8180), 7, "s", "n") == (False, "dns s: unexpected reply")
+    assert verdict(dns_reply(7, 0x0100), 7, "s", "n") == (
+        False,
+        "dns s: the reply is not a response",
+    )
+
+
+def test_dns_asks_the_name_servers_the_node_runs_when_it_probes(monkeypatch):
+    dns = {"name": "dns", "type": "dns", "query": "n"}
+    now = {"dns-resolver": {"running": {"server": ["192.0.2.53", "10.0.0.53"]}}}
+    ping = {"name": "p", "type": "ping", "host": "h"}
+    assert probes.needs_name_servers([ping, dns]) and not probes.needs_name_servers([ping])
+    given = probes.with_name_servers([ping, dns, dict(dns, server="10.9.9.9")], now)
+    assert given[0] == ping and given[2] == dict(dns, server="10.9.9.9")
+    assert given[1]["servers"] == ["192.0.2.53", "10.0.0.53"]
+    answers = {"192.0.2.53": (False, "dns 192.0.2.53: timed out"), "10.0.0.53": (True, "ok")}
+    monkeypatch.setattr(probes, "_dns", lambda server, name: answers[server])
+    assert probes._dns_any(["192.0.2.53", "10.0.0.53"], "n") == (True, "ok")
+    assert probes._dns_any(["192.0.2.53"], "n") == (False, "dns 192.0.2.53: timed out")
+    assert probes._dns_any([], "n") == (False, "the node has no name server")
+    monkeypatch.setattr(probes, "_dns_any", lambda servers, name: (bool(servers), servers))
+    assert probes.run_once(dict(given[1])) == (True, ["192.0.2.53", "10.0.0.53"])
+
+
+def test_the_tls_probe_fails_on_a_closed_port():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    passed, output = probes.run_once(
+        {"name": "api", "type": "tls", "host": "127.0.0.1", "port": port}
+    )
+    assert not passed and output.startswith("TLS 127.0.0.1:%d: " % port)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10.0.0.1:6443", ("10.0.0.1", 6443)),
+        ("[fd00::1]:443", ("fd00::1", 443)),
+        ("api.example.com:6443", ("api.example.com", 6443)),
+    ],
+)
+def test_api_endpoints_are_host_and_port(text, expected):
+    assert probes.split_endpoint(text) == expected
+
+
+@pytest.mark.parametrize("text", ["10.0.0.1", "fd00::1:443", "a b:1", "-x.com:1", "h:0", ":443"])
+def test_bad_api_endpoints_are_refused(text):
+    with pytest.raises(ValueError):
+        probes.split_endpoint(text)
