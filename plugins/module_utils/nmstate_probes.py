@@ -88,10 +88,10 @@ def split_endpoint(endpoint):
     """(host, port) of 'host:port' or '[v6]:port'; raises ValueError with the reason."""
     text = str(endpoint).strip()
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, rest = (text[1:].split("]", 1) + [""])[:2]
         port = rest[1:] if rest.startswith(":") else ""
     else:
-        host, _, port = text.rpartition(":")
+        host, port = (text.rsplit(":", 1) + [""])[:2] if ":" in text else ("", "")
         if ":" in host:
             host = ""  # an IPv6 address without brackets: which colon ends it?
     if not host or not _is_port(port):

@@ -153,7 +153,7 @@ def test_default_probes_leave_out_what_the_node_lacks_and_what_is_skipped():
 
 
 def test_a_skipped_probe_is_reported_by_the_transaction():
-    transaction, _ = make(False, {"controller": [True, True], "default-gateway": [True, True]})
+    transaction = make(False, {"controller": [True, True], "default-gateway": [True, True]})[0]
     result = transaction.run(CUT, [], skip_probes=["dns"])
     assert result["applied"] and result["skipped_probes"] == ["dns"]
 
