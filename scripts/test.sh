@@ -38,7 +38,7 @@ cp scripts/get_pip_offline.py "$test_home/.ansible/test/cache/get_pip_24_2.py"
 )
 ANSIBLE_COLLECTIONS_PATH=$work ansible-lint roles playbooks tests/integration/playbooks tests/molecule
 
-stage "lab integration and end-to-end tests (real nmstate, API server, SSH nodes, operator)"
-python -m pytest -q -p no:cacheprovider tests/integration tests/e2e
+stage "lab integration, end-to-end and fault tests (real nmstate, API server, SSH nodes, operator)"
+python -m pytest -q -p no:cacheprovider --durations=25 tests/integration tests/e2e tests/faults
 
 stage "done in $((SECONDS - started)) s"

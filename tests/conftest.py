@@ -10,7 +10,7 @@ from nodenet_lab.collection import make_importable
 
 make_importable()  # nmstate_operator imports the collection's module_utils
 
-pytest_plugins = ["nodenet_lab.pytest_plugin"]
+pytest_plugins = ["nodenet_lab.pytest_plugin", "operator_fixtures"]
 
 
 def pytest_collection_modifyitems(items):

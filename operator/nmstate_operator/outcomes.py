@@ -38,6 +38,7 @@ class Decision:
     retry_in: float | None = None  # seconds until the next attempt, with RETRY
     failed_probe: dict | None = None
     rendered_state: dict | None = None
+    unreachable: bool = False  # failed because the node stayed out of reach (budget spent)
 
     @property
     def next_retry_time(self) -> str | None:
@@ -61,7 +62,9 @@ def decide(outcome: ApplyOutcome, retry_count: int, max_retries: int, applied: s
         retries = retry_count + 1
         if retries > max_retries:
             message = cut(f"gave up after {max_retries} retries: {outcome.message}")
-            return Decision(FAILED, "FailedToConfigure", message, retry_count=retries - 1)
+            return Decision(
+                FAILED, "FailedToConfigure", message, retry_count=retries - 1, unreachable=True
+            )
         delay = backoff_seconds(retries)
         message = cut(
             f"attempt {retries} of {max_retries + 1} failed, next in {delay:.0f} s: "

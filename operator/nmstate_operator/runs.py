@@ -199,9 +199,12 @@ def ssh_args(config: Config) -> str:
     """Host keys are always checked: against the admin's known_hosts, or against the keys
     recorded the first time each node answered."""
     checking = "yes" if config.host_key_policy == "strict" else "accept-new"
-    # Unhashed, so that keys accepted on first use can be read back by Node name.
+    # Unhashed, so that keys accepted on first use can be read back by Node name. A shared
+    # connection to a node that rebooted or dropped off the network sends no reset: keepalives
+    # end it within 15 s instead of TCP's many minutes, so the next run connects afresh.
     return (
         "-o ControlMaster=auto -o ControlPersist=60s -o HashKnownHosts=no "
+        "-o ServerAliveInterval=5 -o ServerAliveCountMax=3 "
         f"-o StrictHostKeyChecking={checking} -o UserKnownHostsFile={config.known_hosts_file()}"
     )
 

@@ -12,6 +12,9 @@ import json
 
 from ansible.module_utils.common.yaml import HAS_YAML, yaml_dump, yaml_load
 
+from ansible_collections.nodenet.nmstate.plugins.module_utils import (
+    nmstate_kernel_limits as kernel_limits,
+)
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
     NODE_ARGUMENT_SPEC,
     find_client,
@@ -113,6 +116,8 @@ def nmstate_differences(client, new_state, old_state):
 def apply_state(module, client, desired, kernel_only):
     """Apply `desired` (in check mode, predict it); the result without mode and access."""
     params = module.params
+    if kernel_only:
+        kernel_limits.check(desired, client.show(kernel_only=True))
     before_full = client.show(running_config=True, kernel_only=kernel_only)
     before = touched(before_full, desired)
     result = {"desired_state": desired}

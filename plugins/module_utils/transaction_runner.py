@@ -11,6 +11,9 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.nodenet.nmstate.plugins.module_utils import (
+    nmstate_kernel_limits as kernel_limits,
+)
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
     NODE_ARGUMENT_SPEC,
     find_client,
@@ -136,6 +139,8 @@ def transact(module, kernel_only, inputs, reported):
             desired = client.state_from_policy(policy, client.show(kernel_only=kernel_only))
             reported["rendered_state"] = desired
             check_rendered(desired)
+        if kernel_only:
+            kernel_limits.check(desired, client.show(kernel_only=True))
         if module.check_mode:
             pending = unsatisfied(desired, strip_volatile(client.show(kernel_only=kernel_only)))
             return dict(

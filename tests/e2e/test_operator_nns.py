@@ -110,7 +110,7 @@ def test_deleting_a_node_removes_its_nns_and_a_new_node_gets_one(lab, api, opera
         again = settings.NodeSpec(
             node.name, int(node.name[-2:]), node.network_manager, node.libnmstate
         )
-        controlplane.register_nodes(lab.kubeconfig, settings.LabSpec(nodes=(again,)))
+        controlplane.register_nodes(lab.kubeconfig, settings.LabSpec(nodes=(again,)), lab.state_dir)
     nns = wait_for(
         lambda: (lambda o: o if names_in(o) else None)(read_nns(api, node.name)),
         60,

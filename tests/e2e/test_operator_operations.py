@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 
-from conftest import METRICS_PORT, PEERING, PRIORITY, OperatorProcess, operator_env
 from e2e_support import (
     REPORT_INTERVAL,
     ROLLOUT_TIMEOUT,
     bridge,
     kubectl_wait_available,
+    scrape_samples,
     start_policy,
     wait_for,
 )
 from kubernetes import client
 from nmstate_operator import journal
-from prometheus_client.parser import text_string_to_metric_families
+from operator_fixtures import METRICS_PORT, PEERING, PRIORITY, OperatorProcess, operator_env
 
 
 def peers(api):
@@ -66,17 +65,6 @@ def test_a_standby_operator_waits_while_the_leader_runs_and_takes_over_when_it_s
             operator_process.start()
 
 
-def scrape_samples() -> dict[tuple[str, frozenset], float]:
-    """Every sample on /metrics by (name, labels): HELP and TYPE lines alone prove nothing."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
 def test_metrics_use_kubernetes_nmstate_names_and_time_the_runs(
     lab, api, operator_process, cleanup
 ):
@@ -96,7 +84,9 @@ def test_metrics_use_kubernetes_nmstate_names_and_time_the_runs(
         )
 
     # Policy metrics are recounted after each report round.
-    samples = wait_for(lambda: counted(scrape_samples()), 60, "policy metrics", operator_process)
+    samples = wait_for(
+        lambda: counted(scrape_samples(METRICS_PORT)), 60, "policy metrics", operator_process
+    )
 
     def value(name, **labels):
         return samples.get((name, frozenset(labels.items())))

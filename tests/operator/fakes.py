@@ -32,7 +32,7 @@ def merge_patch(target, patch):
     return result
 
 
-def node(name, labels=None, ready=True, address=None):
+def node(name, labels=None, ready=True, address=None, boot_id=None):
     """A NodeView as the index holds it."""
     body = {
         "metadata": {"name": name, "uid": f"uid-{name}", "labels": labels or {"role": "x"}},
@@ -44,6 +44,7 @@ def node(name, labels=None, ready=True, address=None):
                 }
             ],
             "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "nodeInfo": {"bootID": boot_id} if boot_id else {},
         },
     }
     return NodeView.from_node(body, "InternalIP")
@@ -77,7 +78,13 @@ class FakeApi:
         return [copy.deepcopy(self.policy)] if self.policy else []
 
     def list_enactments(self, policy=None):
-        return copy.deepcopy(list(self.enactments.values()))
+        return copy.deepcopy(
+            [
+                e
+                for e in self.enactments.values()
+                if policy is None or e["metadata"]["labels"][POLICY_LABEL] == policy
+            ]
+        )
 
     def create_enactment(self, node_name, policy):
         name = enactment_name(node_name, policy["metadata"]["name"])

@@ -82,3 +82,31 @@ def test_clearing_the_desired_state_clears_an_old_failure(nns_of):
     holding = [c["type"] for c in api.nns["n1"]["status"]["conditions"] if c["status"] == "True"]
     assert last_apply(api)["result"] == "cleared" and holding == ["Available"]
     assert "message" not in last_apply(api)  # a real merge patch drops the old message
+
+
+def cut_off_by_a_restart(api):
+    """lastApply as an operator killed during its run leaves it."""
+    api.nns["n1"]["status"] = {"lastApply": {"generation": 3, "result": "progressing"}}
+
+
+def test_after_a_restart_a_cut_off_run_that_had_applied_is_not_applied_again(nns_of):
+    api, runs = nns_of({"n1": "in_place"})
+    cut_off_by_a_restart(api)
+    apply(api, node("n1"))
+    assert [playbook for playbook, _, _ in runs.runs] == [playbooks.VERIFY]
+    assert last_apply(api)["result"] == "applied"
+
+
+def test_after_a_restart_a_cut_off_run_that_had_not_applied_is_applied(nns_of):
+    api, runs = nns_of()  # the verify finds nothing in place; the apply then succeeds
+    cut_off_by_a_restart(api)
+    apply(api, node("n1"))
+    assert [playbook for playbook, _, _ in runs.runs] == [playbooks.VERIFY, playbooks.APPLY]
+    assert last_apply(api)["result"] == "applied"
+
+
+def test_an_older_generation_left_progressing_is_simply_applied(nns_of):
+    api, runs = nns_of()
+    api.nns["n1"]["status"] = {"lastApply": {"generation": 2, "result": "progressing"}}
+    apply(api, node("n1"))
+    assert [playbook for playbook, _, _ in runs.runs] == [playbooks.APPLY]

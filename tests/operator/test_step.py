@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import pytest
 from fakes import Config, FakeApi, FakeRuns, node
 from nmstate_operator import playbooks
+from nmstate_operator.names import POLICY_LABEL
 from nmstate_operator.nncp import plan, step
 from nmstate_operator.playbooks import Playbooks
 
@@ -211,3 +215,88 @@ def test_node_names_too_long_for_labels_and_enactment_names_still_work(cluster):
     assert len(long_enactment["metadata"]["labels"]["nmstate.io/node"]) <= 63
     assert long_enactment["metadata"]["annotations"]["nmstate.io/node-name"] == long_name
     assert policy_condition(api, "Available")["message"] == "2/2 nodes successfully configured"
+
+
+def available(api, name):
+    status = api.enactments[name]["status"]
+    return next(c for c in status["conditions"] if c["type"] == "Available"), status
+
+
+def test_a_rebooted_node_that_lost_the_state_is_checked_then_configured_again(cluster):
+    api, runs, rollout = cluster([node("n1", boot_id="boot-1")])
+    rollout.until_idle()
+    assert available(api, "n1.p")[1]["bootID"] == "boot-1"
+    rollout.nodes = {"n1": node("n1", boot_id="boot-2")}  # a kernel-only node came back empty
+    rollout.until_idle()
+    assert [playbook for playbook, _, _ in runs.runs] == [
+        playbooks.APPLY,
+        playbooks.VERIFY,
+        playbooks.APPLY,
+    ]
+    condition, status = available(api, "n1.p")
+    assert condition["status"] == "True" and status["bootID"] == "boot-2"
+    reasons = [reason for name, reason, _ in api.events if name == "n1.p"]
+    assert reasons.index("NodeRebooted") < reasons.index("ReapplyingAfterReboot")
+    rollout.until_idle()
+    assert len(runs.runs) == 3, "nothing more once the new boot is recorded"
+
+
+def test_a_rebooted_node_that_kept_the_state_is_only_checked(cluster):
+    api, runs, rollout = cluster([node("n1", boot_id="boot-1")])
+    rollout.until_idle()
+    runs.outcomes["n1"] = "in_place"  # NetworkManager brought the profiles back
+    rollout.nodes = {"n1": node("n1", boot_id="boot-2")}
+    rollout.until_idle()
+    assert [playbook for playbook, _, _ in runs.runs] == [playbooks.APPLY, playbooks.VERIFY]
+    condition, status = available(api, "n1.p")
+    assert status["bootID"] == "boot-2"
+    assert condition["message"] == "still in place after the node rebooted (boot ID boot-2)"
+
+
+def test_a_node_without_a_boot_id_is_never_taken_for_rebooted(cluster):
+    api, runs, rollout = cluster([node("n1")])
+    rollout.until_idle()
+    rollout.nodes = {"n1": node("n1", boot_id="boot-9")}
+    rollout.until_idle()
+    assert len(runs.runs) == 1 and "bootID" not in api.enactments["n1.p"]["status"]
+
+
+def test_after_a_reboot_policies_go_in_name_order_on_the_node(cluster):
+    api, runs, rollout = cluster([node("n1", boot_id="boot-1")])
+    rollout.until_idle()
+    earlier = copy.deepcopy(api.enactments["n1.p"])
+    earlier["metadata"]["name"] = "n1.a"
+    earlier["metadata"]["labels"][POLICY_LABEL] = "a"
+    api.enactments["n1.a"] = earlier  # policy "a", also applied on boot-1, not yet rechecked
+    rollout.nodes = {"n1": node("n1", boot_id="boot-2")}
+    assert rollout.step() == step.ORDER_WAIT_SECONDS
+    assert len(runs.runs) == 1, "p waits while a, before it, is unsettled on the new boot"
+    api.enactments["n1.a"]["status"]["bootID"] = "boot-2"  # a is done with the reboot
+    rollout.until_idle()
+    assert [playbook for playbook, _, _ in runs.runs][1:] == [playbooks.VERIFY, playbooks.APPLY]
+
+
+def ready_at(name, stamp):
+    view = node(name)
+    return dataclasses.replace(view, ready_since=stamp)
+
+
+def test_a_node_given_up_on_is_configured_when_it_turns_ready_again(cluster, monkeypatch):
+    api, runs, rollout = cluster(
+        [ready_at("n1", "2020-01-01T00:00:00Z")], outcomes={"n1": "unreachable"}
+    )
+    monkeypatch.setattr(plan, "retry_due", lambda enactment, now: 0.0)
+    rollout.until_idle()
+    failing = next(
+        c for c in api.enactments["n1.p"]["status"]["conditions"] if c["type"] == "Failing"
+    )
+    assert failing["reason"] == "NodeUnreachable"
+    assert failing["message"].endswith("it is configured when the node turns Ready again")
+    tries = len(runs.runs)
+    rollout.until_idle()
+    assert len(runs.runs) == tries, "no new attempt without a Ready transition"
+    runs.outcomes["n1"] = "applied"
+    rollout.nodes = {"n1": ready_at("n1", "2999-01-01T00:00:00Z")}  # NotReady, then Ready again
+    rollout.until_idle()
+    assert len(runs.runs) == tries + 1 and phase(api, "n1") == plan.AVAILABLE
+    assert ("n1.p", "NodeReady", "Normal") in api.events

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from .. import locks, outcomes, probes
 from ..api import Api, Gone
 from ..config import Config
-from ..names import enactment_name, enactment_node
+from ..names import POLICY_LABEL, enactment_name, enactment_node
 from ..nodes import NodeView
 from ..outcomes import Decision
-from ..playbooks import ApplyOutcome, Playbooks, VerifyOutcome, policy_data
+from ..playbooks import ApplyOutcome, Playbooks, VerifyOutcome, cut, policy_data
 from ..status import (
     enactment_conditions,
     now,
+    parse_stamp,
     policy_conditions,
     replacing,
     same_conditions,
@@ -42,6 +43,10 @@ LOCK_WAIT_SECONDS = 2.0
 # rounds come back every interval, and a round slowed by an unreachable node could otherwise
 # hold a node's lock nearly all the time.
 BATCH_LOCK_WAIT_SECONDS = 60.0
+# A rebooted node waits this long between looks at the policies that come before this one.
+ORDER_WAIT_SECONDS = 2.0
+REBOOT_REASON = "NodeRebooted"
+UNREACHABLE_REASON = "NodeUnreachable"  # Failing: the retry budget ran out on an unreachable node
 
 
 @dataclass
@@ -111,10 +116,14 @@ class Rollout:
     # The step
 
     def run(self) -> float | None:
+        self.notice_returns()
+        waiting = self.notice_reboots()
         the_plan = planning.plan(
             self.ready, self.enactments, self.generation, self.spec.get("maxUnavailable"), utcnow()
         )
         next_due = the_plan.wait_seconds
+        if waiting is not None:
+            next_due = waiting if next_due is None else min(next_due, waiting)
         if the_plan.verify:
             next_due = self.configure(the_plan.verify, verify=True)
         elif the_plan.abort:
@@ -126,6 +135,71 @@ class Rollout:
         self.everything.update(self.enactments)
         self.write_policy_status(unavailable=self.unavailable())
         return next_due
+
+    # Nodes that come back
+
+    def notice_returns(self) -> None:
+        """A node given up on as unreachable is configured again once it has turned Ready
+        again since (its next Ready transition), with a fresh retry budget."""
+        for node in self.ready:
+            enactment = self.enactments[node]
+            if planning.enactment_phase(enactment, self.generation) != planning.FAILED:
+                continue
+            failing = true_conditions((enactment.get("status") or {}).get("conditions"))["Failing"]
+            since = self.selected[node].ready_since
+            failed_at = failing.get("lastTransitionTime")
+            if failing.get("reason") != UNREACHABLE_REASON or not since or not failed_at:
+                continue
+            if parse_stamp(since) > parse_stamp(failed_at):
+                message = f"the node is Ready again (since {since}): configuring it again"
+                self.set_enactment(node, "Pending", "NodeReady", message, retryCount=0)
+                self.enactment_event(node, "NodeReady", message)
+
+    # Reboots
+
+    def boot_id(self, node: str) -> dict:
+        """The node's boot ID to record with an outcome ({} when the Node publishes none)."""
+        boot = self.selected[node].boot_id
+        return {"bootID": boot} if boot else {}
+
+    def rebooted(self, node: str) -> bool:
+        """Available here, and the node booted again since the policy was applied or checked."""
+        enactment = self.enactments[node]
+        if planning.enactment_phase(enactment, self.generation) != planning.AVAILABLE:
+            return False
+        recorded = (enactment.get("status") or {}).get("bootID")
+        current = self.selected[node].boot_id
+        return bool(recorded and current and recorded != current)
+
+    def notice_reboots(self) -> float | None:
+        """Nodes that rebooted since this policy was in place there are checked again (verify),
+        and configured again when the state is gone (kernel-only nodes lose it all). On each node
+        policies go in name order: a node waits while a policy before this one is unsettled
+        there. Returns when to look again, or None."""
+        rebooted = [node for node in self.ready if self.rebooted(node)]
+        if not rebooted:
+            return None
+        everyone = self.ctx.api.list_enactments()
+        waiting = None
+        for node in rebooted:
+            boot = self.selected[node].boot_id
+            before = sorted(
+                policy_of(e)
+                for e in everyone
+                if enactment_node(e) == node and policy_of(e) < self.name and unsettled(e, boot)
+            )
+            if before:
+                waiting = ORDER_WAIT_SECONDS
+                log.info("policy %s on rebooted %s waits for %s", self.name, node, before[0])
+                continue
+            was = self.enactments[node]["status"].get("bootID")
+            message = (
+                f"the node rebooted (boot ID {was} is now {boot}): checking that the policy is "
+                "still in place"
+            )
+            self.set_enactment(node, "Progressing", REBOOT_REASON, message)
+            self.enactment_event(node, REBOOT_REASON, message)
+        return waiting
 
     def unavailable(self) -> int:
         phases = [planning.enactment_phase(e, self.generation) for e in self.enactments.values()]
@@ -160,10 +234,12 @@ class Rollout:
         with locks.holding(sorted(reachable), wait=BATCH_LOCK_WAIT_SECONDS) as held:
             if not held:
                 return LOCK_WAIT_SECONDS if reachable else 0
+            after_reboot = {n for n in held if verify and self.progress_reason(n) == REBOOT_REASON}
             for node in held:
-                self.mark_progressing(node, verify, desired)
+                if node not in after_reboot:
+                    self.mark_progressing(node, verify, desired)
             if verify:
-                return self.record_verified(self.run_playbook(held, verify=True))
+                return self.record_verified(self.run_playbook(held, verify=True), after_reboot)
             outcomes_by_node = self.run_playbook(held, verify=False)
             self.ctx.applied(held)
             return self.record_applied(outcomes_by_node)
@@ -217,12 +293,26 @@ class Rollout:
                 due.append(decision.retry_in)
         return min(due) if due else 0
 
-    def record_verified(self, outcomes_by_node: dict[str, VerifyOutcome]) -> float | None:
+    def progress_reason(self, node: str) -> str | None:
+        status = self.enactments[node].get("status") or {}
+        return true_conditions(status.get("conditions")).get("Progressing", {}).get("reason")
+
+    def record_verified(
+        self, outcomes_by_node: dict[str, VerifyOutcome], after_reboot: set[str] = frozenset()
+    ) -> float | None:
         due = []
         for node, outcome in outcomes_by_node.items():
-            if outcome.in_place:
+            if outcome.in_place and node in after_reboot:
+                message = f"still in place after the node rebooted (boot ID {self.selected[node].boot_id})"
+                self.set_enactment(
+                    node, "Available", "SuccessfullyConfigured", message, **self.boot_id(node)
+                )
+                self.enactment_event(node, "VerifiedAfterReboot", message)
+            elif outcome.in_place:
                 message = "successfully configured (checked after an operator restart)"
-                self.set_enactment(node, "Available", "SuccessfullyConfigured", message)
+                self.set_enactment(
+                    node, "Available", "SuccessfullyConfigured", message, **self.boot_id(node)
+                )
             elif outcome.unreachable or outcome.host_key_rejected:
                 unreached = ApplyOutcome(
                     False,
@@ -240,6 +330,11 @@ class Rollout:
                 )
                 if decision.retry_in is not None:
                     due.append(decision.retry_in)
+            elif node in after_reboot:
+                message = "the node rebooted and the policy's state is gone: it is configured again"
+                self.set_enactment(node, "Pending", REBOOT_REASON, message)
+                self.enactment_event(node, "ReapplyingAfterReboot", message)
+                due.append(0)
             else:
                 message = "a run cut off by an operator restart did not configure the node; it is configured again"
                 self.set_enactment(node, "Pending", "ConfigurationPending", message)
@@ -293,7 +388,12 @@ class EnactmentSink:
         rendered = {"desiredState": decision.rendered_state} if decision.rendered_state else {}
         if decision.result == outcomes.APPLIED:
             self.rollout.set_enactment(
-                self.node, "Available", decision.reason, decision.message, **rendered
+                self.node,
+                "Available",
+                decision.reason,
+                decision.message,
+                **rendered,
+                **self.rollout.boot_id(self.node),
             )
         elif decision.result == outcomes.RETRY:
             self.rollout.set_enactment(
@@ -305,11 +405,14 @@ class EnactmentSink:
                 nextRetryTime=decision.next_retry_time,
             )
         else:
+            message = decision.message
+            if decision.unreachable:
+                message = cut(f"{message}; it is configured when the node turns Ready again")
             self.rollout.set_enactment(
                 self.node,
                 "Failing",
-                "FailedToConfigure",
-                decision.message,
+                UNREACHABLE_REASON if decision.unreachable else "FailedToConfigure",
+                message,
                 retryCount=decision.retry_count,
                 failedProbe=decision.failed_probe,
                 **rendered,
@@ -317,6 +420,21 @@ class EnactmentSink:
 
     def event(self, reason: str, message: str, kind: str) -> None:
         self.rollout.enactment_event(self.node, reason, message, kind)
+
+
+def policy_of(enactment: dict) -> str:
+    return (enactment.get("metadata", {}).get("labels") or {}).get(POLICY_LABEL, "")
+
+
+def unsettled(enactment: dict, boot: str | None) -> bool:
+    """Whether a node's enactment of some policy still has work to do on the node's current
+    boot: not yet checked after the reboot, or on its way to being configured."""
+    status = enactment.get("status") or {}
+    phase = planning.enactment_phase(enactment, status.get("policyGeneration"))
+    if phase == planning.AVAILABLE:
+        recorded = status.get("bootID")
+        return bool(recorded and boot and recorded != boot)
+    return phase in (planning.PROGRESSING, planning.PENDING, planning.RETRYING)
 
 
 def refuse(ctx: Context, policy: dict, problem: str) -> None:

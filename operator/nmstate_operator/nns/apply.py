@@ -96,26 +96,64 @@ def apply_desired_state(
     generation = target.generation
     desired = (nns.get("spec") or {}).get("desiredState")
     if node.address:
-        target.write_last_apply("progressing")
-        target.event(
-            "ConfigurationProgressing", f"applying the desired state (generation {generation})"
-        )
+        record = {"nns": target.name, "generation": generation}
+        nodes = {node.name: node.address}
         with locks.holding([node.name], wait=None):
-            record = {"nns": target.name, "generation": generation}
-            applied = playbooks.apply(
-                {node.name: node.address}, desired, f"nns-{node.name}", record
+            if cut_off(nns, generation):
+                outcome = verify_cut_off_run(target, playbooks, nodes, desired, record)
+                if outcome is not None:
+                    record_outcome_of(config, target, outcome, retries)
+                    return
+            target.write_last_apply("progressing")
+            target.event(
+                "ConfigurationProgressing", f"applying the desired state (generation {generation})"
             )
+            applied = playbooks.apply(nodes, desired, f"nns-{node.name}", record)
         outcome = applied[node.name]
     else:
         message = f"Node {node.name}: {node.problem}"
         outcome = ApplyOutcome(False, message, transient=True)
+    record_outcome_of(config, target, outcome, retries)
+
+
+def cut_off(nns: dict, generation: int | None) -> bool:
+    """Whether an apply of this generation was under way when the operator stopped: it left
+    lastApply progressing, and nothing recorded how it ended."""
+    last = (nns.get("status") or {}).get("lastApply") or {}
+    return last.get("result") == "progressing" and last.get("generation") == generation
+
+
+def verify_cut_off_run(
+    target: NnsStatus, playbooks: Playbooks, nodes: dict, desired: dict, record: dict
+) -> ApplyOutcome | None:
+    """Check, without changing anything, whether a run cut off by an operator restart put the
+    desired state in place (after waiting for its transaction, still running on the node). An
+    outcome when it did, or when the node cannot be reached; None to apply it now."""
+    name = next(iter(nodes))
+    verified = playbooks.verify(nodes, desired, f"nns-{name}", record)[name]
+    if verified.in_place:
+        log.info("NNS %s: the cut-off run had applied the desired state", target.name)
+        return ApplyOutcome(True)
+    if verified.unreachable or verified.host_key_rejected:
+        return ApplyOutcome(
+            False,
+            verified.message,
+            transient=verified.unreachable,
+            host_key_rejected=verified.host_key_rejected,
+        )
+    return None
+
+
+def record_outcome_of(
+    config: Config, target: NnsStatus, outcome: ApplyOutcome, retries: int
+) -> None:
     decision = outcomes.record_outcome(
         target,
         outcome,
         retries,
         config.max_retries,
         applied="the desired state is applied",
-        event_message=f"the desired state is applied (generation {generation})",
+        event_message=f"the desired state is applied (generation {target.generation})",
     )
     if decision.retry_in is not None:
         raise RetryLater(decision.message, decision.retry_in)

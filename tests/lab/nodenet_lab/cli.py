@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from . import controlplane, forward, lab, settings, tools
+from . import controlplane, faults, forward, lab, settings, tools
 from .sh import LabError
 
 
@@ -35,6 +35,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     sub.add_parser("build", help="build nmstate and the control plane into the cache (if missing)")
     sub.add_parser("status", help="print what runs, as JSON")
     sub.add_parser("down", help="stop everything the lab started and remove its links")
+    for command, text in (
+        ("reboot", "restart a node's namespaces: kernel state lost, disk kept, new boot ID"),
+        ("partition", "cut a node's management link (heal undoes it)"),
+        ("heal", "restore a node's management link"),
+        ("sshd-stop", "stop a node's sshd and its sessions"),
+        ("sshd-start", "start a node's sshd again"),
+    ):
+        sub.add_parser(command, help=text).add_argument("node")
+    slow = sub.add_parser("slow", help="delay a node's management link (netem; 0 removes)")
+    slow.add_argument("node")
+    slow.add_argument("delay_ms", help="milliseconds")
+    restart = sub.add_parser(
+        "restart", help="restart etcd, kube-apiserver or the controller manager"
+    )
+    restart.add_argument("service")
     sub.add_parser("heartbeat", help=argparse.SUPPRESS)
     sub.add_parser("forward", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -62,6 +77,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if report["up"] else 1
         elif args.command == "down":
             lab.down(state_dir)
+        elif args.command == "reboot":
+            print(faults.reboot(args.node, state_dir))
+        elif args.command in ("partition", "heal", "sshd-stop", "sshd-start"):
+            getattr(faults, args.command.replace("-", "_"))(args.node, state_dir)
+        elif args.command == "slow":
+            faults.slow(args.node, faults.valid_delay(args.delay_ms), state_dir)
+        elif args.command == "restart":
+            faults.restart(args.service, state_dir)
         elif args.command == "forward":
             forward.serve(
                 (settings.API_ADDRESS, settings.APISERVER_PORT),
@@ -71,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             current = lab.LabState.load(state_dir)
             if current is None:
                 raise LabError("no lab is up")
-            controlplane.heartbeat(state_dir / "kubeconfig", current.spec)
+            controlplane.heartbeat(state_dir / "kubeconfig", current.spec, state_dir)
     except (LabError, ValueError) as exc:
         print(f"labctl: {exc}", file=sys.stderr)
         return 1

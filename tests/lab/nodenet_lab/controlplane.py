@@ -71,81 +71,88 @@ def write_kubeconfig(pki_dir: Path, path: Path) -> None:
     path.chmod(0o600)
 
 
+ETCD_URL = f"http://127.0.0.1:{settings.ETCD_CLIENT_PORT}"
+
+
+def etcd_argv(state: Path, binaries: Path) -> list[str]:
+    peer_url = f"http://127.0.0.1:{settings.ETCD_PEER_PORT}"
+    return [
+        str(binaries / "etcd"),
+        "--name=lab",
+        f"--data-dir={state / 'etcd'}",
+        f"--listen-client-urls={ETCD_URL}",
+        f"--advertise-client-urls={ETCD_URL}",
+        f"--listen-peer-urls={peer_url}",
+        f"--initial-advertise-peer-urls={peer_url}",
+        f"--initial-cluster=lab={peer_url}",
+        "--listen-metrics-urls=",
+        # A throwaway store: durability costs seconds per apply and buys nothing here.
+        "--unsafe-no-fsync",
+        "--log-level=warn",
+    ]
+
+
+def apiserver_argv(state: Path, binaries: Path) -> list[str]:
+    pki_dir = state / "pki"
+    return [
+        str(binaries / "kube-apiserver"),
+        f"--etcd-servers={ETCD_URL}",
+        "--bind-address=127.0.0.1",
+        f"--advertise-address={settings.API_ADDRESS}",
+        f"--secure-port={settings.APISERVER_PORT}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--client-ca-file={pki_dir / 'ca.crt'}",
+        f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
+        f"--service-account-key-file={pki_dir / 'sa.pub'}",
+        f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
+        "--service-account-issuer=https://kubernetes.default.svc",
+        "--authorization-mode=Node,RBAC",
+        "--allow-privileged=true",
+        "--enable-priority-and-fairness=false",
+        "--profiling=false",
+        "--v=0",
+    ]
+
+
+def controller_manager_argv(state: Path, binaries: Path) -> list[str]:
+    pki_dir = state / "pki"
+    return [
+        str(binaries / "kube-controller-manager"),
+        f"--kubeconfig={state / 'kubeconfig'}",
+        # No kubelets and no cloud: only the controllers that work on API objects.
+        "--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token",
+        f"--service-account-private-key-file={pki_dir / 'sa.key'}",
+        f"--root-ca-file={pki_dir / 'ca.crt'}",
+        "--leader-elect=false",
+        "--secure-port=0",
+        "--v=0",
+    ]
+
+
+ARGV = {
+    "etcd": etcd_argv,
+    "kube-apiserver": apiserver_argv,
+    "kube-controller-manager": controller_manager_argv,
+}
+
+
+def spawn(name: str, state: Path, binaries: Path) -> procs.Tracked:
+    return procs.spawn(name, ARGV[name](state, binaries), state / "logs" / f"{name}.log")
+
+
 def start(state: Path, binaries: Path) -> list[procs.Tracked]:
     """Start etcd, the API server and the controller manager; return once the API is ready."""
     check_ports_free()
     pki_dir = state / "pki"
     pki.generate(pki_dir, SERVICE_IP, settings.API_ADDRESS)
     write_kubeconfig(pki_dir, state / "kubeconfig")
-    etcd_data = state / "etcd"
-    shutil.rmtree(etcd_data, ignore_errors=True)
-    logs = state / "logs"
-    etcd_url = f"http://127.0.0.1:{settings.ETCD_CLIENT_PORT}"
-    peer_url = f"http://127.0.0.1:{settings.ETCD_PEER_PORT}"
-    started = [
-        procs.spawn(
-            "etcd",
-            [
-                str(binaries / "etcd"),
-                "--name=lab",
-                f"--data-dir={etcd_data}",
-                f"--listen-client-urls={etcd_url}",
-                f"--advertise-client-urls={etcd_url}",
-                f"--listen-peer-urls={peer_url}",
-                f"--initial-advertise-peer-urls={peer_url}",
-                f"--initial-cluster=lab={peer_url}",
-                "--listen-metrics-urls=",
-                # A throwaway store: durability costs seconds per apply and buys nothing here.
-                "--unsafe-no-fsync",
-                "--log-level=warn",
-            ],
-            logs / "etcd.log",
-        )
-    ]
+    shutil.rmtree(state / "etcd", ignore_errors=True)
+    started = [spawn("etcd", state, binaries)]
     try:
-        started.append(
-            procs.spawn(
-                "kube-apiserver",
-                [
-                    str(binaries / "kube-apiserver"),
-                    f"--etcd-servers={etcd_url}",
-                    "--bind-address=127.0.0.1",
-                    f"--advertise-address={settings.API_ADDRESS}",
-                    f"--secure-port={settings.APISERVER_PORT}",
-                    f"--service-cluster-ip-range={SERVICE_CIDR}",
-                    f"--client-ca-file={pki_dir / 'ca.crt'}",
-                    f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
-                    f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
-                    f"--service-account-key-file={pki_dir / 'sa.pub'}",
-                    f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
-                    "--service-account-issuer=https://kubernetes.default.svc",
-                    "--authorization-mode=Node,RBAC",
-                    "--allow-privileged=true",
-                    "--enable-priority-and-fairness=false",
-                    "--profiling=false",
-                    "--v=0",
-                ],
-                logs / "kube-apiserver.log",
-            )
-        )
+        started.append(spawn("kube-apiserver", state, binaries))
         wait_ready(pki_dir, started)
-        started.append(
-            procs.spawn(
-                "kube-controller-manager",
-                [
-                    str(binaries / "kube-controller-manager"),
-                    f"--kubeconfig={state / 'kubeconfig'}",
-                    # No kubelets and no cloud: only the controllers that work on API objects.
-                    "--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token",
-                    f"--service-account-private-key-file={pki_dir / 'sa.key'}",
-                    f"--root-ca-file={pki_dir / 'ca.crt'}",
-                    "--leader-elect=false",
-                    "--secure-port=0",
-                    "--v=0",
-                ],
-                logs / "kube-controller-manager.log",
-            )
-        )
+        started.append(spawn("kube-controller-manager", state, binaries))
     except BaseException:
         for proc in reversed(started):
             procs.stop(proc)
@@ -193,7 +200,7 @@ def node_object(node: NodeSpec) -> dict:
     }
 
 
-def node_status(node: NodeSpec, ready: bool) -> dict:
+def node_status(node: NodeSpec, ready: bool, boot_id: str | None = None) -> dict:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "status": {
@@ -206,11 +213,13 @@ def node_status(node: NodeSpec, ready: bool) -> dict:
                     "type": "Ready",
                     "status": "True" if ready else "False",
                     "reason": "LabNodeReady" if ready else "LabNodeUnreachable",
-                    "message": "sshd answers" if ready else "sshd does not answer",
+                    "message": "the node answers on its network" if ready else "no answer",
                     "lastHeartbeatTime": now,
                     "lastTransitionTime": now,
                 }
             ],
+            # As a kubelet publishes it: a reboot shows as a new boot ID.
+            "nodeInfo": {"bootID": boot_id or "", "operatingSystem": "linux"},
             "capacity": {"cpu": "2", "memory": "1Gi", "pods": "110"},
             "allocatable": {"cpu": "2", "memory": "1Gi", "pods": "110"},
         }
@@ -223,7 +232,7 @@ def api_client(kubeconfig: Path):
     return client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
 
 
-def register_nodes(kubeconfig: Path, spec: LabSpec) -> None:
+def register_nodes(kubeconfig: Path, spec: LabSpec, state_dir: Path) -> None:
     from kubernetes.client.rest import ApiException
 
     core = api_client(kubeconfig)
@@ -233,7 +242,8 @@ def register_nodes(kubeconfig: Path, spec: LabSpec) -> None:
         except ApiException as exc:
             if exc.status != 409:
                 raise
-        core.patch_node_status(node.name, node_status(node, ready=True))
+        boot_id = nodes.boot_id(state_dir / "nodes" / node.name)
+        core.patch_node_status(node.name, node_status(node, ready=True, boot_id=boot_id))
 
 
 def current_readiness(core) -> dict[str, bool]:
@@ -246,16 +256,25 @@ def current_readiness(core) -> dict[str, bool]:
     return readiness
 
 
-def heartbeat(kubeconfig: Path, spec: LabSpec) -> None:
-    """Stand in for the kubelets: keep each Node's Ready condition true while its sshd answers."""
+def publish_boot(kubeconfig: Path, node: NodeSpec, boot_id: str) -> None:
+    """What a kubelet does when its node comes back: a new boot ID on the Node, at once."""
+    status = node_status(node, ready=True, boot_id=boot_id)
+    del status["status"]["conditions"]
+    api_client(kubeconfig).patch_node_status(node.name, status)
+
+
+def heartbeat(kubeconfig: Path, spec: LabSpec, state_dir: Path) -> None:
+    """Stand in for the kubelets: keep each Node's Ready condition true while the node answers
+    on its network (a stopped sshd alone leaves it Ready, as on a real node)."""
     from kubernetes.client.rest import ApiException
 
     core = api_client(kubeconfig)
     last = {name: ready for name, ready in current_readiness(core).items() if name in spec.names}
     while True:
         for node in spec.nodes:
-            ready = nodes.ssh_answers(node.address)
-            status = node_status(node, ready)
+            ready = nodes.network_answers(node.address)
+            boot_id = nodes.boot_id(state_dir / "nodes" / node.name)
+            status = node_status(node, ready, boot_id)
             if last.get(node.name) == ready:
                 # Only the heartbeat moves; a transition time must stay where the change was.
                 del status["status"]["conditions"][0]["lastTransitionTime"]

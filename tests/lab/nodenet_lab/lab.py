@@ -127,7 +127,7 @@ def up(spec: LabSpec, state_dir: Path = settings.STATE_DIR) -> LabState:
                 )
             )
             lab.save(state_dir)
-            controlplane.register_nodes(state_dir / "kubeconfig", spec)
+            controlplane.register_nodes(state_dir / "kubeconfig", spec, state_dir)
             lab.services.append(
                 procs.spawn(
                     "heartbeat",

@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 import time
+import uuid
 from pathlib import Path
 
 from . import procs, settings
@@ -141,6 +142,7 @@ def prepare_node_dir(
     (node_dir / "resolv.conf").write_text(resolv_conf())
     (node_dir / "dns.json").write_text(json.dumps(dns_state()))
     (node_dir / "hostname").write_text(node.name + "\n")
+    new_boot_id(node_dir)
     (node_dir / "hosts").write_text(f"127.0.0.1 localhost\n{node.address} {node.name}\n")
     (node_dir / "nm-etc" / "NetworkManager.conf").write_text(NETWORK_MANAGER_CONF)
     (node_dir / "sbin" / "nmstatectl").symlink_to(nmstate_prefix / "bin" / "nmstatectl")
@@ -172,6 +174,20 @@ def dns_state() -> dict:
             "config": {"search": [settings.DNS_ZONE], "server": [settings.mgmt_gateway()]}
         }
     }
+
+
+def new_boot_id(node_dir: Path) -> str:
+    """A node's boot ID changes with every (re)start, as the kernel's does."""
+    value = str(uuid.uuid4())
+    (node_dir / "boot_id").write_text(value + "\n")
+    return value
+
+
+def boot_id(node_dir: Path) -> str | None:
+    try:
+        return (node_dir / "boot_id").read_text().strip()
+    except OSError:
+        return None
 
 
 def create_links(node: NodeSpec, data_links: int) -> None:
@@ -229,6 +245,13 @@ def ssh_answers(address: str, timeout: float = 1.0) -> bool:
             return conn.recv(4).startswith(b"SSH-")
     except OSError:
         return False
+
+
+def network_answers(address: str) -> bool:
+    """True if the node answers a ping: its network is up, whether or not sshd runs (the
+    lab's stand-in for a kubelet reports Ready on this)."""
+    result = run(["ping", "-n", "-q", "-c", "1", "-W", "1", address], check=False)
+    return " 1 received" in result
 
 
 def wait_for_ssh(nodes: list[NodeSpec], node_dirs: dict[str, Path], timeout: float = 60) -> None:

@@ -22,7 +22,10 @@ CURRENT = {
     "interfaces": [{"name": "eth1", "type": "ethernet", "state": "up", "mtu": 1500}],
     "routes": {"running": [], "config": []},
 }
-MTU_9000 = {"interfaces": [{"name": "eth1", "type": "ethernet", "mtu": 9000}]}
+ADDRESS = {"ip": "10.0.0.9", "prefix-length": 24}
+IPV4 = {"enabled": True, "address": [ADDRESS]}
+# A change kernel-only mode can make (tests of what it cannot are in test_kernel_limits.py).
+ADDRESSED = {"interfaces": [{"name": "eth1", "type": "ethernet", "ipv4": IPV4}]}
 
 
 class Ended(Exception):
@@ -69,7 +72,7 @@ class FakeClient:
         self.calls.append(("apply", state, kwargs))
         if self.fail:
             raise self.fail
-        self.state = {"interfaces": [dict(CURRENT["interfaces"][0], mtu=9000)]}
+        self.state = {"interfaces": [dict(CURRENT["interfaces"][0], ipv4=IPV4)]}
 
     def commit(self, checkpoint=None):
         self.calls.append(("commit", checkpoint))
@@ -116,26 +119,26 @@ def locks(monkeypatch):
 
 
 def test_apply_applies_and_reports_mode_access_and_version(client):
-    ended = end(apply_runner, FakeModule(apply_runner, state=MTU_9000, kernel_only=True))
+    ended = end(apply_runner, FakeModule(apply_runner, state=ADDRESSED, kernel_only=True))
     assert not ended.failed and ended.result["changed"] is True
     assert ended.result["mode"] == "kernel-only" and ended.result["access"] == "nmstatectl"
     assert ended.result["nmstate_version"] == "2.2.62"
-    assert ended.result["differences"]["interfaces"][0]["mtu"] == 9000
+    assert ended.result["differences"]["interfaces"][0]["ipv4"] == IPV4
     options = dict(kernel_only=True, verify=True, save_to_disk=True, commit=True)
     apply = [c for c in client.calls if c[0] == "apply"]
-    assert apply == [("apply", MTU_9000, dict(options, rollback_timeout=60))]
+    assert apply == [("apply", ADDRESSED, dict(options, rollback_timeout=60))]
 
 
 def test_apply_in_check_mode_predicts_and_applies_nothing(client):
-    module = FakeModule(apply_runner, check_mode=True, diff=True, state=MTU_9000, kernel_only=True)
+    module = FakeModule(apply_runner, check_mode=True, diff=True, state=ADDRESSED, kernel_only=True)
     ended = end(apply_runner, module)
-    assert ended.result["changed"] is True and "mtu: 9000" in ended.result["diff"]["after"]
+    assert ended.result["changed"] is True and "ip: 10.0.0.9" in ended.result["diff"]["after"]
     assert "apply" not in [c[0] for c in client.calls]
 
 
 def test_apply_reads_a_state_string_and_masks_its_secrets(client):
     text = '{"interfaces": [{"name": "eth1", "802.1x": {"password": "s3cret"}}]}'
-    module = FakeModule(apply_runner, check_mode=True, state=text, kernel_only=True)
+    module = FakeModule(apply_runner, check_mode=True, state=text, kernel_only=False)
     ended = end(apply_runner, module)
     assert not ended.failed and module.no_log_values == {"s3cret"}
 
@@ -174,10 +177,10 @@ def test_apply_failure_keeps_nmstates_message_and_the_desired_state(client):
     client.fail = NmstateError(
         "mtu desire 9000, current 1500", "verification_failed", "VerificationError"
     )
-    ended = end(apply_runner, FakeModule(apply_runner, state=MTU_9000, kernel_only=True))
+    ended = end(apply_runner, FakeModule(apply_runner, state=ADDRESSED, kernel_only=True))
     assert ended.failed and ended.result["error_category"] == "verification_failed"
     assert ended.result["nmstate_message"] == "mtu desire 9000, current 1500"
-    assert ended.result["desired_state"] == MTU_9000 and ended.result["rolled_back"] is False
+    assert ended.result["desired_state"] == ADDRESSED and ended.result["rolled_back"] is False
 
 
 def test_info_filters_the_state_and_sets_the_fact(client):
@@ -198,7 +201,7 @@ def test_info_failure_says_which_mode(monkeypatch):
 
 
 def test_transaction_in_check_mode_predicts_under_the_node_lock(client, locks):
-    module = FakeModule(transaction_runner, check_mode=True, state=MTU_9000, kernel_only=True)
+    module = FakeModule(transaction_runner, check_mode=True, state=ADDRESSED, kernel_only=True)
     ended = end(transaction_runner, module)
     assert not ended.failed and ended.result["changed"] is True
     assert ended.result["applied"] is False and ended.result["mode"] == "kernel-only"
@@ -207,15 +210,15 @@ def test_transaction_in_check_mode_predicts_under_the_node_lock(client, locks):
 
 
 def test_transaction_reports_the_rendered_policy(client, locks):
-    policy = {"capture": {"eth": 'interfaces.name=="eth1"'}, "desiredState": MTU_9000}
+    policy = {"capture": {"eth": 'interfaces.name=="eth1"'}, "desiredState": ADDRESSED}
     module = FakeModule(transaction_runner, check_mode=True, state=policy, kernel_only=True)
     ended = end(transaction_runner, module)
-    assert ended.result["rendered_state"] == MTU_9000
+    assert ended.result["rendered_state"] == ADDRESSED
 
 
 def test_transaction_fails_when_the_policy_renders_an_invalid_state(client, locks):
     client.state_from_policy = lambda policy, current: {"interfaces": [{"type": "ethernet"}]}
-    policy = {"capture": {"eth": 'interfaces.name=="eth1"'}, "desiredState": MTU_9000}
+    policy = {"capture": {"eth": 'interfaces.name=="eth1"'}, "desiredState": ADDRESSED}
     ended = end(transaction_runner, FakeModule(transaction_runner, state=policy, kernel_only=True))
     assert ended.failed and ended.result["msg"].startswith("the policy rendered an invalid state: ")
     assert ended.result["rendered_state"] == {"interfaces": [{"type": "ethernet"}]}
@@ -233,7 +236,7 @@ def test_a_rolled_back_transaction_fails_naming_the_probe(monkeypatch, client, l
     }
     monkeypatch.setattr(transaction_runner.Transaction, "run", lambda self, *a: dict(outcome))
     ended = end(
-        transaction_runner, FakeModule(transaction_runner, state=MTU_9000, kernel_only=True)
+        transaction_runner, FakeModule(transaction_runner, state=ADDRESSED, kernel_only=True)
     )
     assert ended.failed and ended.result["rolled_back"] is True
     assert ended.result["msg"] == (
@@ -248,7 +251,7 @@ def test_a_transaction_error_reports_whether_the_node_was_rolled_back(monkeypatc
 
     monkeypatch.setattr(transaction_runner.Transaction, "run", run)
     ended = end(
-        transaction_runner, FakeModule(transaction_runner, state=MTU_9000, kernel_only=True)
+        transaction_runner, FakeModule(transaction_runner, state=ADDRESSED, kernel_only=True)
     )
     assert ended.failed and ended.result["rolled_back"] is True
     assert ended.result["applied"] is False and ended.result["mode"] == "kernel-only"
@@ -271,7 +274,7 @@ def test_transaction_refuses_bad_options_before_the_lock(monkeypatch, locks, par
     monkeypatch.setattr(
         transaction_runner, "find_client", lambda *a: pytest.fail("nmstate looked up")
     )
-    params.setdefault("state", MTU_9000)
+    params.setdefault("state", ADDRESSED)
     ended = end(transaction_runner, FakeModule(transaction_runner, kernel_only=True, **params))
     assert ended.failed and message in ended.result["msg"]
     assert ended.result["error_category"] == "invalid_argument" and ended.result["applied"] is False
@@ -288,7 +291,7 @@ def test_transaction_refuses_a_bad_probe_before_the_lock_also_in_check_mode(
     api = {"name": "api", "type": "tcp", "host": "10.0.0.1", "port": 6443}
     probes = [api, {"name": "db", "type": "tcp", "host": "10.0.0.2"}]
     module = FakeModule(
-        transaction_runner, check_mode=check_mode, state=MTU_9000, probes=probes, kernel_only=True
+        transaction_runner, check_mode=check_mode, state=ADDRESSED, probes=probes, kernel_only=True
     )
     ended = end(transaction_runner, module)
     assert (

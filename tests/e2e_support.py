@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import time
+import urllib.request
 
 import pytest
 from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
 
 REPORT_INTERVAL = 5
 ROLLOUT_TIMEOUT = 240
@@ -173,3 +175,14 @@ def kubectl_wait_available(lab, name, timeout):
         check=False,
         timeout=timeout + 30,
     )
+
+
+def scrape_samples(port: int) -> dict[tuple[str, frozenset], float]:
+    """Every sample on the operator's /metrics by (name, labels)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }

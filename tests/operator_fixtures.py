@@ -1,4 +1,5 @@
-"""The operator as a real process against the lab's API server and nodes."""
+"""The operator as a real process against the lab's API server and nodes: fixtures for the
+end-to-end and fault tests (one operator for the whole session)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,107 @@
+"""The API server and etcd go away and come back: during idle reporting (no NNS written for
+nothing, no crash, no hot loop) and during a rollout (it finishes within maxUnavailable,
+applying no node twice)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from e2e_support import bridge, condition, scrape_samples, start_policy, wait_for, wait_settled
+from nmstate_operator import journal
+from operator_fixtures import METRICS_PORT
+
+OUTAGE_SECONDS = 15  # how long the fault lasts: several report rounds and retries
+
+
+def nns_writes() -> float:
+    return scrape_samples(METRICS_PORT).get(
+        ("nmstate_operator_api_writes_total", frozenset({("kind", "NodeNetworkState")})), 0.0
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of the operator and its finished children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def report_ended_after(runner_dir, moment: float) -> bool:
+    records = journal.read(runner_dir)
+    reports = {r["run"] for r in records if r.get("kind") == "report" and r["event"] == "start"}
+    return any(r["event"] == "end" and r["run"] in reports and r["time"] > moment for r in records)
+
+
+@pytest.mark.parametrize("service", ["kube-apiserver", "etcd"])
+def test_an_outage_while_idle_writes_no_nns_and_reporting_resumes(
+    api, operator_process, faults, fault_log, service
+):
+    wait_for(
+        lambda: report_ended_after(operator_process.runner_dir, time.time() - 1e9),
+        60,
+        "a report round",
+        operator_process,
+    )
+    # Two full rounds with nothing changed: every NNS is current.
+    marker = time.time()
+    wait_for(
+        lambda: report_ended_after(operator_process.runner_dir, marker),
+        60,
+        "a report round",
+        operator_process,
+    )
+    before = nns_writes()
+    cpu_before = cpu_seconds(operator_process.process.pid)
+    with faults.down(service):
+        time.sleep(OUTAGE_SECONDS)  # the fault itself: the server stays away this long
+        cpu_during = cpu_seconds(operator_process.process.pid) - cpu_before
+    back = time.time()
+    assert operator_process.poll() is None, "the operator must ride the outage out"
+    for _ in range(2):
+        mark = time.time()
+        wait_for(
+            lambda m=mark: report_ended_after(operator_process.runner_dir, m),
+            90,
+            "reporting to resume",
+            operator_process,
+        )
+    writes = nns_writes() - before
+    fault_log.idle_nns_writes[f"a {service} outage"] = writes
+    assert writes == 0, f"{writes:g} NNS writes although no node changed"
+    assert cpu_during < OUTAGE_SECONDS * 0.5, (
+        f"{cpu_during:.1f} CPU s while the server was away: a hot loop"
+    )
+    assert report_ended_after(operator_process.runner_dir, back)
+
+
+def test_a_rollout_finishes_through_api_server_and_etcd_restarts(
+    lab, api, operator_process, cleanup, faults, fault_log
+):
+    nodes = lab.nodes[:3]
+    name = "fault-cp-rollout"
+    start_policy(api, cleanup, name, nodes, bridge("brcp"), ["brcp"], max_unavailable=1)
+    fault_log.max_unavailable[name] = 1
+    wait_for(
+        lambda: any(
+            r.get("policy") == name and r["event"] == "start"
+            for r in journal.read(operator_process.runner_dir)
+        ),
+        60,
+        "the first batch to start",
+        operator_process,
+    )
+    faults.restart("kube-apiserver")
+    faults.restart("etcd")
+    policy = wait_settled(api, name, operator_process)
+    converged = condition(policy, "Available").get("status") == "True"
+    fault_log.converged[name] = converged
+    assert converged, policy["status"]
+    records = journal.read(operator_process.runner_dir)
+    assert journal.peak_in_flight(records, ("apply", "verify"), name) <= 1
+    twice = [key for key in fault_log.applied_twice(records) if key[0] == name]
+    assert twice == [], twice
+    for node in nodes:
+        assert "brcp" in node.run("ip -br link").stdout

@@ -1,0 +1,95 @@
+"""Kernel-only limits, pinned against the real nmstate on a kernel-only lab node: each state
+below fails in nmstate itself (so if a newer nmstate lifts a limit, this says so), and the
+collection refuses it up front, naming the mode and the field, with the node untouched."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_collection_modules import kernel_view
+
+ETH1 = {"name": "eth1", "type": "ethernet", "state": "up"}
+# One state per limit in plugins/module_utils/nmstate_kernel_limits.py, and the field named.
+LIMITS = {
+    "dhcp4": ({"interfaces": [dict(ETH1, ipv4={"enabled": True, "dhcp": True})]}, "ipv4.dhcp"),
+    "dhcp6": ({"interfaces": [dict(ETH1, ipv6={"enabled": True, "dhcp": True})]}, "ipv6.dhcp"),
+    "autoconf": (
+        {"interfaces": [dict(ETH1, ipv6={"enabled": True, "autoconf": True})]},
+        "ipv6.autoconf",
+    ),
+    "description": ({"interfaces": [dict(ETH1, description="uplink")]}, "description"),
+    "mtu": ({"interfaces": [dict(ETH1, mtu=1400)]}, "mtu"),
+    "ethtool": (
+        {"interfaces": [dict(ETH1, ethtool={"feature": {"rx-checksum": False}})]},
+        "ethtool",
+    ),
+    "lldp": ({"interfaces": [dict(ETH1, lldp={"enabled": True})]}, "lldp"),
+    "mac-vlan": (
+        {
+            "interfaces": [
+                {
+                    "name": "mvlimit",
+                    "type": "mac-vlan",
+                    "state": "up",
+                    "mac-vlan": {"base-iface": "eth1", "mode": "bridge"},
+                }
+            ]
+        },
+        "type",
+    ),
+    "vxlan": (
+        {
+            "interfaces": [
+                {
+                    "name": "vxlimit",
+                    "type": "vxlan",
+                    "state": "up",
+                    "vxlan": {"id": 4001, "base-iface": "eth1", "remote": "10.231.78.99"},
+                }
+            ]
+        },
+        "type",
+    ),
+    "route-rules": (
+        {"route-rules": {"config": [{"ip-from": "10.231.93.0/24", "route-table": 201}]}},
+        "route-rules.config[0]",
+    ),
+    "hostname": ({"hostname": {"config": "limit-test"}}, "hostname.config"),
+}
+
+
+@pytest.fixture(scope="module")
+def kernel_node(lab):
+    return next(n for n in lab.nodes if not n.network_manager)
+
+
+@pytest.mark.parametrize("limit", sorted(LIMITS))
+def test_nmstate_itself_cannot_do_this_in_kernel_mode(kernel_node, limit):
+    state, _ = LIMITS[limit]
+    before = kernel_view(kernel_node)
+    result = kernel_node.nmstatectl("apply", input=json.dumps(state), check=False)
+    assert result.returncode != 0, (
+        f"nmstate now does {limit} in kernel mode: lift it in nmstate_kernel_limits.py"
+    )
+    assert kernel_view(kernel_node) == before, "a failed kernel-mode apply left something behind"
+
+
+def test_the_collection_refuses_them_up_front_naming_the_mode_and_fields(kernel_node, playbook):
+    merged = {
+        "interfaces": [dict(ETH1, ipv4={"enabled": True, "dhcp": True}, description="x", mtu=1400)]
+    }
+    merged["route-rules"] = LIMITS["route-rules"][0]["route-rules"]
+    before = kernel_view(kernel_node)
+    run = playbook(
+        "apply.yml", {"desired_by_host": {kernel_node.name: merged}}, limit=kernel_node.name
+    )
+    result = run.result(kernel_node.name, "Apply")
+    assert result["_status"] == "failed", result
+    assert result["msg"].startswith(
+        "kernel-only mode (no NetworkManager on this node) cannot apply"
+    )
+    for field in ("(eth1).ipv4.dhcp", "(eth1).description", "(eth1).mtu", "route-rules.config[0]"):
+        assert field in result["msg"], result["msg"]
+    assert result["error_category"] == "not_supported"
+    assert kernel_view(kernel_node) == before
