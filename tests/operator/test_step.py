@@ -300,3 +300,23 @@ def test_a_node_given_up_on_is_configured_when_it_turns_ready_again(cluster, mon
     rollout.until_idle()
     assert len(runs.runs) == tries + 1 and phase(api, "n1") == plan.AVAILABLE
     assert ("n1.p", "NodeReady", "Normal") in api.events
+
+
+def test_a_rebooted_node_still_booting_is_checked_again_not_configured_again(cluster):
+    api, runs, rollout = cluster([node("n1", boot_id="boot-1")])
+    rollout.until_idle()
+    runs.outcomes["n1"] = "unreachable"  # the kubelet is up before sshd
+    rollout.nodes = {"n1": node("n1", boot_id="boot-2")}
+    assert rollout.step() == 1.0
+    status = api.enactments["n1.p"]["status"]
+    progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
+    assert progressing["status"] == "True" and progressing["reason"] == "NodeRebooted"
+    assert "does not answer yet" in progressing["message"] and status["retryCount"] == 1
+    runs.outcomes["n1"] = "in_place"
+    rollout.until_idle()
+    assert [playbook for playbook, _, _ in runs.runs] == [
+        playbooks.APPLY,
+        playbooks.VERIFY,
+        playbooks.VERIFY,
+    ]
+    assert available(api, "n1.p")[1]["bootID"] == "boot-2"

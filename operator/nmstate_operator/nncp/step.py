@@ -197,7 +197,7 @@ class Rollout:
                 f"the node rebooted (boot ID {was} is now {boot}): checking that the policy is "
                 "still in place"
             )
-            self.set_enactment(node, "Progressing", REBOOT_REASON, message)
+            self.set_enactment(node, "Progressing", REBOOT_REASON, message, retryCount=0)
             self.enactment_event(node, REBOOT_REASON, message)
         return waiting
 
@@ -293,6 +293,11 @@ class Rollout:
                 due.append(decision.retry_in)
         return min(due) if due else 0
 
+    def still_booting(self, node: str) -> bool:
+        """Whether a rebooted node that does not answer gets another look (within the retry
+        budget) before it counts as unreachable."""
+        return self.retries(node) < self.ctx.config.max_retries
+
     def progress_reason(self, node: str) -> str | None:
         status = self.enactments[node].get("status") or {}
         return true_conditions(status.get("conditions")).get("Progressing", {}).get("reason")
@@ -313,6 +318,15 @@ class Rollout:
                 self.set_enactment(
                     node, "Available", "SuccessfullyConfigured", message, **self.boot_id(node)
                 )
+            elif node in after_reboot and outcome.unreachable and self.still_booting(node):
+                retries = self.retries(node) + 1
+                delay = outcomes.backoff_seconds(retries)
+                message = (
+                    f"the node rebooted and does not answer yet; checking again in {delay:.0f} s "
+                    f"(attempt {retries} of {self.ctx.config.max_retries}): {outcome.message}"
+                )
+                self.set_enactment(node, "Progressing", REBOOT_REASON, message, retryCount=retries)
+                due.append(delay)
             elif outcome.unreachable or outcome.host_key_rejected:
                 unreached = ApplyOutcome(
                     False,

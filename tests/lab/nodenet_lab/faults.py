@@ -40,10 +40,11 @@ def reboot(name: str, state_dir: Path = settings.STATE_DIR) -> str:
     directory = node_dir(state_dir, name)
     nodes.destroy_node(node, lab.node_inits.get(name))
     nodes.create_links(node, lab.spec.data_links)
-    boot = nodes.new_boot_id(directory)
     lab.node_inits[name] = nodes.start_node(node, directory)
     lab.save(state_dir)
     nodes.wait_for_ssh([node], {name: directory})
+    # A kubelet publishes the new boot once the node is up, not before.
+    boot = nodes.new_boot_id(directory)
     if lab.spec.control_plane:
         controlplane.publish_boot(state_dir / "kubeconfig", node, boot)
     return boot
