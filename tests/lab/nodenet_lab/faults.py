@@ -104,22 +104,27 @@ def _node_init_pid(directory: Path) -> int:
 
 
 def _sshd_pids(directory: Path) -> list[int]:
-    config = str(directory / "sshd_config")
+    """The node's sshd processes, listener and sessions: every `sshd` in its PID namespace."""
+    try:
+        namespace = os.readlink(f"/proc/{_node_init_pid(directory)}/ns/pid")
+    except (LabError, OSError):
+        return []
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_text().split("\0")
+                comm = Path(f"/proc/{entry}/comm").read_text().strip()
+                same = os.readlink(f"/proc/{entry}/ns/pid") == namespace
             except OSError:
                 continue
-            if cmdline[0] == "/usr/sbin/sshd" and config in cmdline:
+            if comm == "sshd" and same:
                 found.append(int(entry))
     return found
 
 
 def sshd_stop(name: str, state_dir: Path = settings.STATE_DIR) -> None:
-    """Stop the node's sshd listener (sessions already open go on, as `systemctl stop sshd`
-    leaves them): the node runs on, and no new connection gets in."""
+    """Stop the node's sshd and every session it serves, as when sshd dies: the node runs on,
+    and nobody gets in over SSH until sshd_start."""
     _node(_lab(state_dir), name)
     for pid in _sshd_pids(node_dir(state_dir, name)):
         with contextlib.suppress(ProcessLookupError):
@@ -129,7 +134,7 @@ def sshd_stop(name: str, state_dir: Path = settings.STATE_DIR) -> None:
 def sshd_start(name: str, state_dir: Path = settings.STATE_DIR) -> None:
     node = _node(_lab(state_dir), name)
     directory = node_dir(state_dir, name)
-    if _sshd_pids(directory):
+    if nodes.ssh_answers(node.address):
         return
     pid = _node_init_pid(directory)
     sshd = [
