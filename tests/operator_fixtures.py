@@ -47,8 +47,8 @@ def operator_env(lab, kubeconfig, collections_path, runner_dir, liveness, metric
         report_interval=REPORT_INTERVAL,
         liveness=liveness,
         metrics_bind_address=f"127.0.0.1:{metrics_port}",
-        probe_timeout=10,
-        rollback_timeout=40,
+        probe_timeout=5,  # a change that breaks a probe is rolled back within seconds
+        rollback_timeout=30,
         peering=PEERING,
         priority=priority,
         peering_lifetime=10,

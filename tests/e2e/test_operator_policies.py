@@ -22,8 +22,6 @@ from e2e_support import (
 from kubernetes import client
 from nmstate_operator import journal
 
-from nodenet_lab import states
-
 
 def test_a_policy_configures_the_selected_nodes_and_a_node_labelled_later(
     lab, api, operator_process, cleanup
@@ -97,35 +95,6 @@ def test_an_invalid_state_fails_the_enactment_and_degrades_the_policy(
         kind == "Warning"
         for kind, _, _ in events_about(api, "NodeNetworkConfigurationPolicy", "e2e-invalid")
     )
-
-
-def test_a_state_that_cuts_the_management_link_is_rolled_back_and_names_the_probe(
-    lab, api, operator_process, cleanup
-):
-    node = lab.nodes[2]
-    cut = states.cut_management()
-    start_policy(api, cleanup, "e2e-cut", [node], cut)
-
-    policy = wait_settled(api, "e2e-cut", operator_process)
-    enactment = enactments(api, "e2e-cut")[node.name]
-    assert condition(policy, "Degraded")["status"] == "True", (
-        policy["status"],
-        enactment["status"],
-    )
-    failing = condition(enactment, "Failing")
-    assert failing["status"] == "True", enactment["status"]
-    probe = enactment["status"].get("failedProbe") or {}
-    assert probe.get("name"), enactment["status"]
-    assert probe["name"] in failing["message"], failing
-    assert "rolled back" in failing["message"], failing
-    assert node.run("true").returncode == 0, "the node answers SSH again"
-    reasons = [
-        reason
-        for _, reason, _ in events_about(
-            api, "NodeNetworkConfigurationEnactment", enactment["metadata"]["name"]
-        )
-    ]
-    assert "RolledBack" in reasons, reasons
 
 
 def test_max_unavailable_one_configures_one_node_at_a_time(lab, api, operator_process, cleanup):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from e2e_support import condition, enactments, start_policy, wait_settled
+from e2e_support import condition, enactments, events_about, start_policy, wait_settled
 
 # What the lab serves (tests/lab/nodenet_lab/settings.py): the API server's address beyond the
 # nodes' subnet, its DNS server on the management gateway.
@@ -77,6 +77,10 @@ def rolled_back_by(api, operator_process, cleanup, name, nodes, state, probe):
         failed = enactment["status"].get("failedProbe") or {}
         assert failed.get("name") == probe, (node.name, node.mode, failed, failing["message"])
         assert f"probe {probe}" in failing["message"] and "restored" in failing["message"]
+        about = events_about(
+            api, "NodeNetworkConfigurationEnactment", enactment["metadata"]["name"]
+        )
+        assert ("Warning", "RolledBack") in [(kind, reason) for kind, reason, _ in about], about
 
 
 def test_losing_the_default_route_is_rolled_back(

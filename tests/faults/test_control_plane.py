@@ -8,7 +8,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
 from e2e_support import bridge, condition, scrape_samples, start_policy, wait_for, wait_settled
 from nmstate_operator import journal
 from operator_fixtures import METRICS_PORT
@@ -36,52 +35,45 @@ def report_ended_after(runner_dir, moment: float) -> bool:
     return any(r["event"] == "end" and r["run"] in reports and r["time"] > moment for r in records)
 
 
-@pytest.mark.parametrize("service", ["kube-apiserver", "etcd"])
-def test_an_outage_while_idle_writes_no_nns_and_reporting_resumes(
-    api, operator_process, faults, fault_log, service
+def test_outages_while_idle_write_no_nns_and_reporting_resumes(
+    api, operator_process, faults, fault_log
 ):
-    wait_for(
-        lambda: report_ended_after(operator_process.runner_dir, time.time() - 1e9),
-        60,
-        "a report round",
-        operator_process,
-    )
-    # Two full rounds with nothing changed: every NNS is current.
+    """The API server, then etcd, away for a while each: no crash, no hot loop, and once back,
+    report rounds go on without writing an NNS for nothing."""
     marker = time.time()
     wait_for(
         lambda: report_ended_after(operator_process.runner_dir, marker),
         60,
-        "a report round",
+        "a full report round",
         operator_process,
     )
-    before = nns_writes()
-    cpu_before = cpu_seconds(operator_process.process.pid)
-    with faults.down(service):
-        time.sleep(OUTAGE_SECONDS)  # the fault itself: the server stays away this long
-        cpu_during = cpu_seconds(operator_process.process.pid) - cpu_before
-    back = time.time()
-    assert operator_process.poll() is None, "the operator must ride the outage out"
-    for _ in range(2):
-        mark = time.time()
-        wait_for(
-            lambda m=mark: report_ended_after(operator_process.runner_dir, m),
-            90,
-            "reporting to resume",
-            operator_process,
+    for service in ("kube-apiserver", "etcd"):
+        before = nns_writes()
+        cpu_before = cpu_seconds(operator_process.process.pid)
+        with faults.down(service):
+            time.sleep(OUTAGE_SECONDS)  # the fault itself: the server stays away this long
+            cpu_during = cpu_seconds(operator_process.process.pid) - cpu_before
+        assert operator_process.poll() is None, f"the operator must ride a {service} outage out"
+        for _ in range(2):
+            mark = time.time()
+            wait_for(
+                lambda m=mark: report_ended_after(operator_process.runner_dir, m),
+                90,
+                "reporting to resume",
+                operator_process,
+            )
+        writes = nns_writes() - before
+        fault_log.idle_nns_writes[f"a {service} outage"] = writes
+        assert writes == 0, f"{writes:g} NNS writes through a {service} outage, nothing changed"
+        assert cpu_during < OUTAGE_SECONDS * 0.5, (
+            f"{cpu_during:.1f} CPU s while {service} was away: a hot loop"
         )
-    writes = nns_writes() - before
-    fault_log.idle_nns_writes[f"a {service} outage"] = writes
-    assert writes == 0, f"{writes:g} NNS writes although no node changed"
-    assert cpu_during < OUTAGE_SECONDS * 0.5, (
-        f"{cpu_during:.1f} CPU s while the server was away: a hot loop"
-    )
-    assert report_ended_after(operator_process.runner_dir, back)
 
 
 def test_a_rollout_finishes_through_api_server_and_etcd_restarts(
     lab, api, operator_process, cleanup, faults, fault_log
 ):
-    nodes = lab.nodes[:3]
+    nodes = lab.nodes[:2]
     name = "fault-cp-rollout"
     start_policy(api, cleanup, name, nodes, bridge("brcp"), ["brcp"], max_unavailable=1)
     fault_log.max_unavailable[name] = 1

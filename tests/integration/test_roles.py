@@ -10,9 +10,9 @@ from test_collection_modules import kernel_view, on_every_node
 
 from nodenet_lab import settings, states
 
-CUT_REPEATS = 5
-PROBE_TIMEOUT = 10
-ROLLBACK_TIMEOUT = 40
+CUT_REPEATS = 2  # the same cut twice in a row: a rollback leaves the node ready for the next
+PROBE_TIMEOUT = 5
+ROLLBACK_TIMEOUT = 30
 
 
 def cut_management(node):

@@ -21,7 +21,7 @@ from .sh import LabError
 SERVICE_CIDR = "10.96.0.0/24"
 SERVICE_IP = "10.96.0.1"
 LAB_LABEL = "nodenet.lab/node"
-HEARTBEAT_SECONDS = 10
+HEARTBEAT_SECONDS = 5
 
 
 def apiserver_url() -> str:
@@ -266,6 +266,7 @@ def publish_boot(kubeconfig: Path, node: NodeSpec, boot_id: str) -> None:
 def heartbeat(kubeconfig: Path, spec: LabSpec, state_dir: Path) -> None:
     """Stand in for the kubelets: keep each Node's Ready condition true while the node answers
     on its network (a stopped sshd alone leaves it Ready, as on a real node)."""
+    import urllib3
     from kubernetes.client.rest import ApiException
 
     core = api_client(kubeconfig)
@@ -284,6 +285,7 @@ def heartbeat(kubeconfig: Path, spec: LabSpec, state_dir: Path) -> None:
             except ApiException as exc:
                 if exc.status != 404:  # a test may delete a Node on purpose
                     print(f"heartbeat for {node.name} failed: {exc.reason}", flush=True)
-            except OSError as exc:
+            except (OSError, urllib3.exceptions.HTTPError) as exc:
+                # The API server or etcd may be down (a fault test): beat again next time.
                 print(f"heartbeat for {node.name} failed: {exc}", flush=True)
         time.sleep(HEARTBEAT_SECONDS)
