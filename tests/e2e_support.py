@@ -164,6 +164,11 @@ def kubectl(lab, *args, stdin=None, check=True, timeout=None):
     )
 
 
+def patch_nns(lab, name, manifest_text):
+    """A merge patch onto an NNS, as a user sends it with kubectl."""
+    kubectl(lab, "patch", "nns", name, "--type", "merge", "-p", manifest_text)
+
+
 def kubectl_wait_available(lab, name, timeout):
     return kubectl(
         lab,

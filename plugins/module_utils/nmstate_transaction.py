@@ -197,9 +197,11 @@ class Transaction(object):
         finally:
             self.durations[name] = round(self.clock() - started, 2)
 
-    def probe_all(self, probes, timeout):
+    def probe_all(self, probes, timeout, state=None):
+        """Run `probes`; a dns probe asks the name servers of `state`, the node as it is now
+        (read afresh when not given)."""
         if probes_mod.needs_name_servers(probes):
-            now = self.client.show(kernel_only=self.kernel_only)
+            now = state if state is not None else self.client.show(kernel_only=self.kernel_only)
             probes = probes_mod.with_name_servers(probes, now)
         return [self.run_probe(probe, timeout) for probe in probes]
 
@@ -231,7 +233,7 @@ class Transaction(object):
                 skip_probes,
             )
             probes = defaults + probes
-        before = self._timed("probes_before", self.probe_all, probes, self.before_timeout)
+        before = self._timed("probes_before", self.probe_all, probes, self.before_timeout, current)
         required = [probe for probe, outcome in zip(probes, before) if outcome["passed"]]
         result = {
             "mode": "kernel-only" if self.kernel_only else "networkmanager",

@@ -6,14 +6,10 @@ import json
 import time
 from pathlib import Path
 
-from e2e_support import REPORT_INTERVAL, kubectl, read_nns, wait_for
+from e2e_support import REPORT_INTERVAL, patch_nns, read_nns, wait_for
 from kubernetes import client
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
-
-
-def patch_nns(lab, name, manifest_text):
-    kubectl(lab, "patch", "nns", name, "--type", "merge", "-p", manifest_text)
 
 
 def fresh_desired_state(lab, api, name, operator_process):

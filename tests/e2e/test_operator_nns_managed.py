@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from e2e_support import bridge, has_link, read_nns, wait_for
-from test_operator_nns_apply import fresh_desired_state, patch_nns
+from e2e_support import bridge, has_link, patch_nns, read_nns, wait_for
+from test_operator_nns_apply import fresh_desired_state
 
 
 def last_apply(api, name):

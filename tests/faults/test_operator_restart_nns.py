@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 
-from e2e_support import ROLLOUT_TIMEOUT, bridge, has_link, kubectl, read_nns, wait_for
+from e2e_support import ROLLOUT_TIMEOUT, bridge, has_link, patch_nns, read_nns, wait_for
 from nmstate_operator import journal
 
 
@@ -19,16 +19,7 @@ def test_a_killed_operator_does_not_apply_an_nns_twice(
 ):
     node = lab.nodes[1]
     desired = bridge("brnnsrst")
-    kubectl(
-        lab,
-        "patch",
-        "nns",
-        node.name,
-        "--type",
-        "merge",
-        "-p",
-        json.dumps({"spec": {"desiredState": desired}}),
-    )
+    patch_nns(lab, node.name, json.dumps({"spec": {"desiredState": desired}}))
     generation = read_nns(api, node.name)["metadata"]["generation"]
     try:
         wait_for(
@@ -67,15 +58,6 @@ def test_a_killed_operator_does_not_apply_an_nns_twice(
         assert [r["kind"] for r in runs] == ["apply", "verify"], json.dumps(runs, indent=1)
         fault_log.converged[f"nns/{node.name}"] = True
     finally:
-        kubectl(
-            lab,
-            "patch",
-            "nns",
-            node.name,
-            "--type",
-            "merge",
-            "-p",
-            '{"spec": {"desiredState": null}}',
-        )
+        patch_nns(lab, node.name, '{"spec": {"desiredState": null}}')
         if has_link(node, "brnnsrst"):
             node.apply(bridge("brnnsrst", "absent"))
