@@ -9,7 +9,9 @@ cache=${NODENET_LAB_CACHE:-/var/cache/nodenet-lab}
 mkdir -p "$cache"
 
 packages=(openssh-server openssh-client network-manager dbus dnsmasq-base iproute2 iputils-ping
-    procps shellcheck git make curl)
+    procps shellcheck git make curl
+    # The infra node: images without a registry, kube-proxy's iptables, runc's seccomp (cgo).
+    buildah mmdebstrap iptables libseccomp-dev pkg-config)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||

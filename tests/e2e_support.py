@@ -31,9 +31,9 @@ def wait_for(predicate, timeout, what, process=None):
         if value:
             return value
         if process is not None and process.poll() is not None:
-            pytest.fail(f"the operator exited: {process.log_path.read_text()[-3000:]}")
+            pytest.fail(f"the operator exited: {process.log_tail()}")
         time.sleep(0.5)
-    log = process.log_path.read_text()[-3000:] if process is not None else ""
+    log = process.log_tail() if process is not None else ""
     pytest.fail(f"timed out after {timeout} s waiting for {what}\n{log}")
 
 

@@ -3,11 +3,17 @@ end-to-end and fault tests (one operator for the whole session)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from e2e_support import REPORT_INTERVAL, bridge, delete_policy, has_link, label_node
+from in_cluster import InClusterOperator
 from kubernetes import config
 
-from nodenet_lab import operator_run
+from nodenet_lab import deploy, operator_run
+
+# "in-cluster": the tests that take `operator_process` get the Deployment's pods instead.
+IN_CLUSTER = os.environ.get("NODENET_E2E_OPERATOR") == "in-cluster"
 
 LIVENESS = "http://127.0.0.1:18089/healthz"
 METRICS_PORT = 18090
@@ -54,6 +60,7 @@ def operator_env(lab, kubeconfig, collections_path, runner_dir, liveness, metric
         peering_lifetime=10,
         max_retries=3,  # an unreachable node's budget runs out within a test's patience
         skippable_probes="dns",  # test_probes shows a skipped probe warned about
+        node_selector=deploy.NODE_SELECTOR,  # as the in-cluster operator is configured
     )
 
 
@@ -68,8 +75,23 @@ class OperatorProcess(operator_run.OperatorProcess):
 
 
 @pytest.fixture(scope="session")
-def operator_process(lab, crds, peering, operator_kubeconfig, collections_path, tmp_path_factory):
-    """The operator under test, leading through kopf peering, as its ServiceAccount."""
+def operator_process(request, lab, tmp_path_factory):
+    """The operator under test: a process (the default) or the Deployment in the cluster."""
+    if IN_CLUSTER:
+        if not lab.kubelet:
+            pytest.skip("the lab has no kubelet to run the operator's pods")
+        operator = InClusterOperator(lab.kubeconfig, lab.state_dir, tmp_path_factory.mktemp("pods"))
+        yield operator.start()
+        operator.stop()
+        return
+    yield request.getfixturevalue("local_operator_process")
+
+
+@pytest.fixture(scope="session")
+def local_operator_process(
+    lab, crds, peering, operator_kubeconfig, collections_path, tmp_path_factory
+):
+    """The operator as a process, leading through kopf peering, as its ServiceAccount."""
     work = tmp_path_factory.mktemp("operator")
     env = operator_env(
         lab,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
@@ -13,6 +14,7 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes imp
     split_endpoint,
 )
 
+from .nodes import NodeSelector
 from .probes import ProbeRules
 
 
@@ -29,6 +31,8 @@ class Config:
     ssh_user: str = "root"
     python_interpreter: str = "/usr/bin/python3"
     address_type: str = "InternalIP"
+    # The Nodes this operator manages; the others get no NNS and no runs.
+    node_selector: NodeSelector = field(default_factory=NodeSelector)
     report_interval: float = 60.0
     max_runner_artifacts: int = 10
     forks: int = 50
@@ -66,7 +70,19 @@ def skippable_names(text: str) -> list[str]:
 
 
 def priority(value: str) -> int:
-    return random.randint(1, 1_000_000) if value == "random" else int(value)
+    """A number, 'random', or 'oldest': the replica that started first ranks highest, so a
+    new or restarted replica joins as a standby and never takes over from a working leader
+    (kopf acts at once on a higher priority, before the old leader has seen it). The random
+    last digits keep replicas started in the same millisecond from tying (kopf pauses both)."""
+    if value == "random":
+        return random.randint(1, 1_000_000)
+    if value == "oldest":
+        return (OLDEST_EPOCH_MS - int(time.time() * 1000)) * 1000 + random.randint(0, 999)
+    return int(value)
+
+
+# Milliseconds past which 'oldest' would turn negative: the year 2286.
+OLDEST_EPOCH_MS = 10**13
 
 
 # Every flag: name, type, default (as the environment would give it; None = required or
@@ -81,6 +97,7 @@ FLAGS: tuple[tuple[str, object, str | None, str], ...] = (
     ("ssh-user", str, "root", "user on the nodes"),
     ("python-interpreter", str, "/usr/bin/python3", "Python on the nodes"),
     ("address-type", str, "InternalIP", "which Node address to reach nodes at"),
+    ("node-selector", str, "", "Nodes to manage, a label selector (k=v,k!=v,k,!k); '' = all"),
     ("report-interval", float, "60", "seconds between report runs over all nodes"),
     ("max-runner-artifacts", int, "10", "ansible-runner artifact dirs kept per purpose"),
     ("forks", int, "50", "most nodes one run works on at once"),
@@ -94,7 +111,7 @@ FLAGS: tuple[tuple[str, object, str | None, str], ...] = (
     ("rollback-timeout", int, "60", "seconds after which a node undoes an unconfirmed change"),
     ("max-retries", int, "5", "attempts on an unreachable node before its apply fails"),
     ("peering", str, None, "kopf peering object for leader election; none: standalone"),
-    ("priority", priority, "0", "peering priority (highest runs); 'random' avoids ties"),
+    ("priority", priority, "0", "peering priority (highest runs); 'random'; 'oldest' leads"),
     ("peering-lifetime", int, "60", "seconds a silent peer is still counted as alive"),
     ("log-format", str, "json", "json or text"),
 )
@@ -141,5 +158,9 @@ def parse(argv: list[str] | None = None) -> Config:
         except ValueError as exc:
             parser.error(f"--api-server-endpoint: {exc}")
     values = vars(args)  # every flag's dest is the Config field of the same name
+    try:
+        values["node_selector"] = NodeSelector.parse(args.node_selector)
+    except ValueError as exc:
+        parser.error(f"--node-selector: {exc}")
     values["metrics_bind_address"] = values["metrics_bind_address"] or None
     return Config(**values)

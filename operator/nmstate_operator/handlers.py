@@ -22,7 +22,7 @@ from .nncp import step
 from .nncp.scheduler import Scheduler
 from .nns import apply as nns_apply
 from .nns import report
-from .nodes import NodeView, lookup, snapshot
+from .nodes import NodeView, labels_of, lookup, snapshot
 from .playbooks import Playbooks
 from .runs import inventory_name
 
@@ -36,9 +36,11 @@ async def nodes_by_name(name: str, body: kopf.Body, memo: kopf.Memo, **_) -> dic
     with the scheduler (kopf runs sync handlers in threads); kopf stores the new view before
     anything else runs, so the steps it wakes see it."""
     view = NodeView.from_node(body, memo.config.address_type)
+    if not memo.config.node_selector.matches(view.label_map()):
+        view = None  # not ours: an empty result takes it out of the index
     if lookup(memo.nodes_by_name, name) != view:
         memo.scheduler.wake_all()
-    return {name: view}
+    return {name: view} if view is not None else {}
 
 
 @kopf.index(GROUP, NNS_VERSION, NNS_PLURAL)
@@ -118,7 +120,7 @@ async def node_seen(
         metrics.forget_node(name)
         memo.scheduler.wake_all()
         return
-    if name in nns_by_name:
+    if name in nns_by_name or not memo.config.node_selector.matches(labels_of(body)):
         return
     if await asyncio.to_thread(memo.api.ensure_nns, name, body["metadata"]["uid"]):
         log.info("created NodeNetworkState %s", name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils.k8s_node import (
     node_summary,
@@ -50,6 +50,69 @@ class NodeView:
         """kubernetes-nmstate's nodeSelector: every key present with an equal value."""
         labels = self.label_map()
         return all(labels.get(key) == value for key, value in (selector or {}).items())
+
+
+# A label key: an optional DNS-subdomain prefix and a name; a value: a name or empty.
+LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+REQUIREMENT = re.compile(r"^(?P<neg>!)?(?P<key>[^=!]+?)(?:(?P<op>==|=|!=)(?P<value>.*))?$")
+
+
+@dataclass(frozen=True)
+class NodeSelector:
+    """Which Nodes the operator manages: a Kubernetes equality-based label selector
+    (``key=value``, ``key!=value``, ``key``, ``!key``, comma-separated; all must hold).
+    Empty selects every Node, as kubernetes-nmstate's default does."""
+
+    requirements: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def parse(cls, text: str) -> NodeSelector:
+        requirements = []
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            match = REQUIREMENT.match(part)
+            if match is None:
+                raise ValueError(f"{part!r} is not key, !key, key=value or key!=value")
+            key, value = match["key"].strip(), (match["value"] or "").strip()
+            if match["neg"] and match["op"]:
+                raise ValueError(f"{part!r}: '!' goes only before a bare key")
+            if not LABEL_KEY.match(key) or len(key) > 316:
+                raise ValueError(f"{key!r} is not a label key")
+            if not LABEL_VALUE.match(value):
+                raise ValueError(f"{value!r} (for {key}) is not a label value")
+            op = {"==": "=", "=": "=", "!=": "!="}.get(
+                match["op"] or "", "!" if match["neg"] else ""
+            )
+            requirements.append((key, op, value))
+        return cls(tuple(requirements))
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(self.holds(labels, *requirement) for requirement in self.requirements)
+
+    @staticmethod
+    def holds(labels: Mapping[str, str], key: str, op: str, value: str) -> bool:
+        if op == "":
+            return key in labels
+        if op == "!":
+            return key not in labels
+        if op == "=":
+            return labels.get(key) == value
+        return labels.get(key) != value  # as in Kubernetes, also true without the key
+
+    def __str__(self) -> str:
+        return ",".join(
+            f"!{key}" if op == "!" else f"{key}{op}{value}" if op else key
+            for key, op, value in self.requirements
+        )
+
+
+def labels_of(node: Mapping) -> dict[str, str]:
+    return dict(node_summary(node)["labels"])
 
 
 BOOT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")

@@ -30,7 +30,7 @@ def test_a_policy_configures_the_selected_nodes_and_a_node_labelled_later(
     key = start_policy(api, cleanup, "e2e-select", three[:2], bridge("brsel"), bridges=["brsel"])
 
     waited = kubectl_wait_available(lab, "e2e-select", ROLLOUT_TIMEOUT)
-    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
+    assert waited.returncode == 0, waited.stderr + operator_process.log_tail()
     policy = read_policy(api, "e2e-select")
     assert condition(policy, "Available")["message"] == "2/2 nodes successfully configured"
     assert condition(policy, "Available")["reason"] == "SuccessfullyConfigured"
@@ -104,7 +104,7 @@ def test_max_unavailable_one_configures_one_node_at_a_time(lab, api, operator_pr
     )
 
     waited = kubectl_wait_available(lab, "e2e-serial", ROLLOUT_TIMEOUT)
-    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
+    assert waited.returncode == 0, waited.stderr + operator_process.log_tail()
     assert condition(read_policy(api, "e2e-serial"), "Available")["message"] == (
         "3/3 nodes successfully configured"
     )
@@ -135,7 +135,7 @@ def test_capture_is_rendered_by_nmstate_on_each_node(lab, api, operator_process,
     )
 
     waited = kubectl_wait_available(lab, "e2e-capture", ROLLOUT_TIMEOUT)
-    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
+    assert waited.returncode == 0, waited.stderr + operator_process.log_tail()
     for node, enactment in enactments(api, "e2e-capture").items():
         rendered = enactment["status"]["desiredState"]["interfaces"][0]
         assert rendered["bridge"]["port"] == [{"name": "eth1"}], (node, rendered)
@@ -169,7 +169,7 @@ def test_editing_a_policy_mid_rollout_finishes_the_batch_then_rolls_out_the_new_
         *NNCP, "e2e-edit", {"spec": {"desiredState": bridge("bredit2")}}
     )
     waited = kubectl_wait_available(lab, "e2e-edit", ROLLOUT_TIMEOUT)
-    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
+    assert waited.returncode == 0, waited.stderr + operator_process.log_tail()
     policy = read_policy(api, "e2e-edit")
     assert policy["status"]["observedGeneration"] == 2
     assert condition(policy, "Available")["message"] == "3/3 nodes successfully configured"

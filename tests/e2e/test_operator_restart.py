@@ -51,7 +51,7 @@ def test_a_rollout_cut_by_a_killed_operator_finishes_without_configuring_a_node_
 
     operator_process.start()
     waited = kubectl_wait_available(lab, "e2e-restart", ROLLOUT_TIMEOUT)
-    assert waited.returncode == 0, waited.stderr + operator_process.log_path.read_text()[-3000:]
+    assert waited.returncode == 0, waited.stderr + operator_process.log_tail()
     assert condition(read_policy(api, "e2e-restart"), "Available")["message"] == (
         "3/3 nodes successfully configured"
     )

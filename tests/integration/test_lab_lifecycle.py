@@ -19,6 +19,12 @@ LAB_PROGRAMS = {
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "containerd",
+    "containerd-shim-runc-v2",
+    "pause",
     "unshare",
     "node-init.sh",
 }
@@ -56,7 +62,7 @@ def test_two_nodes_and_the_control_plane_come_up_from_nothing_and_go_away_withou
     netns_before = netns_list()
     lab_pids_before = lab_processes(processes())
     spec = settings.build_spec(
-        2, nm="node02" if Path("/usr/sbin/NetworkManager").exists() else "none"
+        2, nm="node02" if Path("/usr/sbin/NetworkManager").exists() else "none", kubelet=True
     )
     try:
         first = lab.up(spec)
@@ -72,7 +78,7 @@ def test_two_nodes_and_the_control_plane_come_up_from_nothing_and_go_away_withou
 
         core = controlplane.api_client(settings.STATE_DIR / "kubeconfig")
         listed = {n.metadata.name: n for n in core.list_node().items}
-        assert sorted(listed) == ["node01", "node02"]
+        assert sorted(listed) == ["infra01", "node01", "node02"]
         for node in spec.nodes:
             addresses = {a.type: a.address for a in listed[node.name].status.addresses}
             assert addresses["InternalIP"] == node.address
@@ -90,3 +96,11 @@ def test_two_nodes_and_the_control_plane_come_up_from_nothing_and_go_away_withou
     left_in_nodes = {pid: prog for pid, (prog, netns) in after.items() if netns in node_namespaces}
     assert left_in_nodes == {}, "no process may survive in a node's namespace"
     assert lab.status() == {"up": False}
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert str(settings.STATE_DIR) + "/" not in mounts, "the kubelet's volume mounts are gone"
+    in_pod_cgroups = [
+        procs_file
+        for procs_file in Path("/sys/fs/cgroup/pids").glob("kubepods/**/cgroup.procs")
+        if procs_file.read_text().strip()
+    ]
+    assert in_pod_cgroups == [], "no container process outlives the infra node"

@@ -12,7 +12,7 @@ from nmstate_operator.names import (
     enactment_name,
     node_label_value,
 )
-from nmstate_operator.nodes import NodeView
+from nmstate_operator.nodes import NodeSelector, NodeView
 from nmstate_operator.probes import ProbeRules
 from nmstate_operator.runs import HostOutcome, RunResult
 
@@ -173,6 +173,7 @@ class FakeRuns:
 class Config:
     address_type = "InternalIP"
     max_retries = 2
+    node_selector = NodeSelector()
 
     def probe_rules(self):
         return ProbeRules(skippable=frozenset({"dns"}))

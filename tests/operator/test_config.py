@@ -30,6 +30,15 @@ def test_probe_flags_are_checked(capsys):
     assert config.parse([*base, "--api-server-endpoint", "[fd00::1]:6443"])
 
 
+def test_the_oldest_replica_ranks_highest(monkeypatch):
+    flags = ["--collections-path", "/c", "--ssh-private-key", "/k", "--known-hosts", "/kh"]
+    monkeypatch.setattr(config.time, "time", lambda: 1_800_000_000.0)
+    first = config.parse([*flags, "--priority", "oldest"]).priority
+    monkeypatch.setattr(config.time, "time", lambda: 1_800_000_000.001)
+    later = config.parse([*flags, "--priority", "oldest"]).priority
+    assert first > later > 0 and first < 2**53  # JSON numbers stay exact
+
+
 def test_random_priority_and_metrics_off():
     flags = ["--collections-path", "/c", "--ssh-private-key", "/k", "--priority", "random"]
     flags += ["--known-hosts", "/kh"]
@@ -56,3 +65,26 @@ def test_host_keys_are_checked_unless_the_admin_opts_into_trust_on_first_use(cap
     assert str(tofu.known_hosts_file()) == "/r/known_hosts"
     with pytest.raises(SystemExit):
         config.parse([*base, "--host-key-policy", "none"])
+
+
+def test_the_node_selector_is_an_equality_based_label_selector(monkeypatch, capsys):
+    base = ["--collections-path", "/c", "--ssh-private-key", "/k", "--known-hosts", "/kh"]
+    assert config.parse(base).node_selector.matches({"anything": "x"})
+    monkeypatch.setenv("NMSTATE_OPERATOR_NODE_SELECTOR", "nodenet.lab/node=true, !infra, zone!=b")
+    selector = config.parse(base).node_selector
+    assert str(selector) == "nodenet.lab/node=true,!infra,zone!=b"
+    assert selector.matches({"nodenet.lab/node": "true", "zone": "a"})
+    assert selector.matches({"nodenet.lab/node": "true"})
+    assert not selector.matches({"nodenet.lab/node": "true", "infra": ""})
+    assert not selector.matches({"nodenet.lab/node": "false"})
+    assert not selector.matches({"nodenet.lab/node": "true", "zone": "b"})
+    assert config.parse([*base, "--node-selector", "role"]).node_selector.matches({"role": ""})
+    for bad, said in (
+        ("a b=c", "'a b' is not a label key"),
+        ("k={{ lookup('pipe','id') }}", "is not a label value"),
+        ("!k=v", "'!' goes only before a bare key"),
+    ):
+        with pytest.raises(SystemExit):
+            config.parse([*base, "--node-selector", bad])
+        err = capsys.readouterr().err
+        assert "--node-selector: " in err and said in err

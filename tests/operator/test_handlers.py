@@ -8,6 +8,7 @@ from fakes import Config, FakeApi
 from nmstate_operator import handlers
 from nmstate_operator.nns import apply as nns_apply
 from nmstate_operator.nns.report import ReportRequests
+from nmstate_operator.nodes import NodeSelector
 
 
 class FakeScheduler:
@@ -48,8 +49,10 @@ def node_body(name="n1", labels=None, ready="True", address="10.0.0.1", heartbea
 
 def index(memo, body):
     """As kopf does: call the indexing function and keep its result in the index."""
-    entry = asyncio.run(handlers.nodes_by_name(name=body["metadata"]["name"], body=body, memo=memo))
-    memo.nodes_by_name.update({name: [view] for name, view in entry.items()})
+    name = body["metadata"]["name"]
+    entry = asyncio.run(handlers.nodes_by_name(name=name, body=body, memo=memo))
+    memo.nodes_by_name.pop(name, None)  # kopf replaces what the object contributed
+    memo.nodes_by_name.update({key: [view] for key, view in entry.items()})
 
 
 def test_only_what_rollouts_depend_on_wakes_them(memo):
@@ -80,6 +83,26 @@ def test_a_new_node_gets_its_nns_once_and_is_reported(memo):
         )
     )
     assert memo.api.created_nns == ["n1"]
+
+
+def test_nodes_outside_the_node_selector_get_no_nns_and_leave_the_index(memo):
+    memo.config.node_selector = NodeSelector.parse("role=x")
+    index(memo, node_body(labels={"role": "infra"}))
+    assert memo.nodes_by_name == {} and memo.scheduler.woken_all == 0
+    asyncio.run(
+        handlers.node_seen(
+            event={"type": "ADDED"},
+            name="n1",
+            body=node_body(labels={"role": "infra"}),
+            memo=memo,
+            nns_by_name={},
+        )
+    )
+    assert memo.api.created_nns == []
+    index(memo, node_body(labels={"role": "x"}))
+    assert list(memo.nodes_by_name) == ["n1"] and memo.scheduler.woken_all == 1
+    index(memo, node_body(labels={"role": "gone"}))  # relabelled out of the selector
+    assert memo.nodes_by_name == {} and memo.scheduler.woken_all == 2
 
 
 def test_a_deleted_node_wakes_the_rollouts(memo):

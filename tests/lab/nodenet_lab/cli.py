@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from . import controlplane, faults, forward, lab, settings, tools
+from . import controlplane, faults, forward, infra, lab, settings, tools
 from .sh import LabError
 
 
@@ -32,8 +32,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     up.add_argument("--data-links", type=int, default=2, help="eth1..ethN per node (default 2)")
     up.add_argument("--no-control-plane", action="store_true", help="nodes only, no Kubernetes")
-    sub.add_parser("build", help="build nmstate and the control plane into the cache (if missing)")
+    up.add_argument(
+        "--kubelet",
+        action="store_true",
+        help="also an infra node with a real kubelet, containerd and kube-proxy for pods",
+    )
+    sub.add_parser(
+        "build",
+        help="build nmstate, Kubernetes and the container runtime into the cache (if missing)",
+    )
     sub.add_parser("status", help="print what runs, as JSON")
+    sub.add_parser(
+        "load-images", help="rebuild the operator image from this checkout into the infra node"
+    )
     sub.add_parser("down", help="stop everything the lab started and remove its links")
     for command, text in (
         ("reboot", "restart a node's namespaces: kernel state lost, disk kept, new boot ID"),
@@ -64,17 +75,25 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             spec = settings.build_spec(
-                args.nodes, args.nm, args.libnmstate, args.data_links, not args.no_control_plane
+                args.nodes,
+                args.nm,
+                args.libnmstate,
+                args.data_links,
+                not args.no_control_plane,
+                args.kubelet,
             )
             lab.up(spec, state_dir)
             print(json.dumps(lab.status(state_dir), indent=2))
         elif args.command == "build":
             print(tools.ensure_nmstate())
             print(tools.ensure_control_plane())
+            print(tools.ensure_node_runtime())
         elif args.command == "status":
             report = lab.status(state_dir)
             print(json.dumps(report, indent=2))
             return 0 if report["up"] else 1
+        elif args.command == "load-images":
+            infra.load_images(state_dir)
         elif args.command == "down":
             lab.down(state_dir)
         elif args.command == "reboot":

@@ -21,6 +21,10 @@ from .sh import LabError
 SERVICE_CIDR = "10.96.0.0/24"
 SERVICE_IP = "10.96.0.1"
 LAB_LABEL = "nodenet.lab/node"
+# The one Node with a real kubelet (infra.py); named here so its certificate can be issued.
+INFRA_NODE = "infra01"
+# No kubelet runs on the SSH nodes' Node objects: nothing may be scheduled there.
+NO_KUBELET_TAINT = {"key": "nodenet.lab/no-kubelet", "value": "true", "effect": "NoSchedule"}
 HEARTBEAT_SECONDS = 5
 
 
@@ -37,7 +41,11 @@ def check_ports_free() -> None:
                 )
 
 
-def write_kubeconfig(pki_dir: Path, path: Path) -> None:
+def write_kubeconfig(
+    pki_dir: Path, path: Path, user: str = "admin", server: str | None = None
+) -> None:
+    """A kubeconfig for the client certificate `user` (admin, kubelet, kube-proxy)."""
+
     def b64(name: str) -> str:
         return base64.b64encode((pki_dir / name).read_bytes()).decode()
 
@@ -47,22 +55,25 @@ def write_kubeconfig(pki_dir: Path, path: Path) -> None:
         "clusters": [
             {
                 "name": "nodenet-lab",
-                "cluster": {"server": apiserver_url(), "certificate-authority-data": b64("ca.crt")},
+                "cluster": {
+                    "server": server or apiserver_url(),
+                    "certificate-authority-data": b64("ca.crt"),
+                },
             }
         ],
         "users": [
             {
-                "name": "nodenet-lab-admin",
+                "name": f"nodenet-lab-{user}",
                 "user": {
-                    "client-certificate-data": b64("admin.crt"),
-                    "client-key-data": b64("admin.key"),
+                    "client-certificate-data": b64(f"{user}.crt"),
+                    "client-key-data": b64(f"{user}.key"),
                 },
             }
         ],
         "contexts": [
             {
                 "name": "nodenet-lab",
-                "context": {"cluster": "nodenet-lab", "user": "nodenet-lab-admin"},
+                "context": {"cluster": "nodenet-lab", "user": f"nodenet-lab-{user}"},
             }
         ],
         "current-context": "nodenet-lab",
@@ -108,6 +119,14 @@ def apiserver_argv(state: Path, binaries: Path) -> list[str]:
         f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
         "--service-account-issuer=https://kubernetes.default.svc",
         "--authorization-mode=Node,RBAC",
+        # kubectl logs and exec reach the kubelet with the admin's certificate.
+        f"--kubelet-client-certificate={pki_dir / 'admin.crt'}",
+        f"--kubelet-client-key={pki_dir / 'admin.key'}",
+        # The lab's DNS does not know Node names; kubelets are reached at their InternalIP.
+        "--kubelet-preferred-address-types=InternalIP",
+        # New Nodes would be tainted not-ready until a node lifecycle controller clears it; the
+        # lab runs none (it would fight the SSH nodes' heartbeat), so no such taint.
+        "--disable-admission-plugins=TaintNodesByCondition",
         "--allow-privileged=true",
         "--enable-priority-and-fairness=false",
         "--profiling=false",
@@ -120,10 +139,22 @@ def controller_manager_argv(state: Path, binaries: Path) -> list[str]:
     return [
         str(binaries / "kube-controller-manager"),
         f"--kubeconfig={state / 'kubeconfig'}",
-        # No kubelets and no cloud: only the controllers that work on API objects.
-        "--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token",
+        # No cloud and no node lifecycle (the SSH nodes' heartbeat stands in for kubelets):
+        # the controllers that work on API objects, and those the infra node's pods need.
+        "--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token,"
+        "deployment,replicaset,endpointslice,root-ca-cert-publisher",
         f"--service-account-private-key-file={pki_dir / 'sa.key'}",
         f"--root-ca-file={pki_dir / 'ca.crt'}",
+        "--leader-elect=false",
+        "--secure-port=0",
+        "--v=0",
+    ]
+
+
+def scheduler_argv(state: Path, binaries: Path) -> list[str]:
+    return [
+        str(binaries / "kube-scheduler"),
+        f"--kubeconfig={state / 'kubeconfig'}",
         "--leader-elect=false",
         "--secure-port=0",
         "--v=0",
@@ -134,6 +165,7 @@ ARGV = {
     "etcd": etcd_argv,
     "kube-apiserver": apiserver_argv,
     "kube-controller-manager": controller_manager_argv,
+    "kube-scheduler": scheduler_argv,
 }
 
 
@@ -145,7 +177,7 @@ def start(state: Path, binaries: Path) -> list[procs.Tracked]:
     """Start etcd, the API server and the controller manager; return once the API is ready."""
     check_ports_free()
     pki_dir = state / "pki"
-    pki.generate(pki_dir, SERVICE_IP, settings.API_ADDRESS)
+    pki.generate(pki_dir, SERVICE_IP, settings.API_ADDRESS, INFRA_NODE)
     write_kubeconfig(pki_dir, state / "kubeconfig")
     shutil.rmtree(state / "etcd", ignore_errors=True)
     started = [spawn("etcd", state, binaries)]
@@ -153,6 +185,7 @@ def start(state: Path, binaries: Path) -> list[procs.Tracked]:
         started.append(spawn("kube-apiserver", state, binaries))
         wait_ready(pki_dir, started)
         started.append(spawn("kube-controller-manager", state, binaries))
+        started.append(spawn("kube-scheduler", state, binaries))
     except BaseException:
         for proc in reversed(started):
             procs.stop(proc)
@@ -197,6 +230,7 @@ def node_object(node: NodeSpec) -> dict:
                 "nodenet.lab/libnmstate": str(node.libnmstate).lower(),
             },
         },
+        "spec": {"taints": [NO_KUBELET_TAINT]},
     }
 
 

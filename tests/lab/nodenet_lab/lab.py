@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import controlplane, inventory, nodes, procs, settings, tools
+from . import controlplane, infra, inventory, nodes, procs, settings, tools
 from .settings import LabSpec
 from .sh import link_exists, netns_list, run
 
@@ -142,6 +142,12 @@ def up(spec: LabSpec, state_dir: Path = settings.STATE_DIR) -> LabState:
             )
             lab.save(state_dir)
             log(f"control plane ready at {controlplane.apiserver_url()}")
+        if spec.kubelet:
+            started_infra = infra.start(state_dir, binaries)
+            lab.services.extend(started_infra)
+            lab.save(state_dir)
+            infra.wait_ready(state_dir / "kubeconfig", started_infra)
+            log(f"infra node {infra.NAME} Ready (kubelet, containerd, kube-proxy)")
         inventory.write(state_dir, spec, key)
         inventory.write_known_hosts(state_dir, spec, dirs)
     except BaseException:
@@ -173,6 +179,8 @@ def down(state_dir: Path = settings.STATE_DIR) -> None:
         return
     for proc in reversed(lab.services):
         procs.stop(proc)
+    if lab.spec.kubelet:
+        infra.destroy(state_dir)
     close_ssh_masters(state_dir / "ssh-cp")
     for node in lab.spec.nodes:
         nodes.destroy_node(node, lab.node_inits.get(node.name))

@@ -49,8 +49,9 @@ def _builder(subject: x509.Name, issuer: x509.Name, public_key) -> x509.Certific
     )
 
 
-def generate(pki: Path, service_ip: str, api_address: str) -> None:
-    """Write ca.{crt,key}, apiserver.{crt,key}, admin.{crt,key} and sa.{key,pub} into `pki`."""
+def generate(pki: Path, service_ip: str, api_address: str, kubelet_node: str) -> None:
+    """Write ca.{crt,key}, apiserver.{crt,key}, client certificates (admin, kubelet,
+    kube-proxy: {name}.{crt,key}) and sa.{key,pub} into `pki`."""
     pki.mkdir(parents=True, exist_ok=True)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = _name("nodenet-lab-ca")
@@ -86,6 +87,7 @@ def generate(pki: Path, service_ip: str, api_address: str) -> None:
         _write_key(key, pki / f"{stem}.key")
         _write_cert(builder.sign(ca_key, hashes.SHA256()), pki / f"{stem}.crt")
 
+    client = ExtendedKeyUsageOID.CLIENT_AUTH
     dns_names = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
     ips = ["127.0.0.1", service_ip, api_address]
     issue(
@@ -96,6 +98,10 @@ def generate(pki: Path, service_ip: str, api_address: str) -> None:
         + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips],
     )
     issue("admin", _name("nodenet-lab-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH)
+    # The infra node's kubelet and kube-proxy, under the names the Node authorizer and the
+    # default RBAC roles (system:node-proxier) expect.
+    issue("kubelet", _name(f"system:node:{kubelet_node}", "system:nodes"), client)
+    issue("kube-proxy", _name("system:kube-proxy"), client)
 
     # Service-account tokens are signed with RSA, as kube-apiserver expects by default.
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -19,7 +19,13 @@ from . import lab as lab_module
 from . import settings
 
 # One node per combination of mode and access path, so every path is tested on real nmstate.
-TEST_SPEC_ARGS = {"count": 4, "nm": "node03,node04", "libnmstate": "node01,node03"}
+# The infra node's kubelet runs the operator's own pods for the in-cluster tests.
+TEST_SPEC_ARGS = {
+    "count": 4,
+    "nm": "node03,node04",
+    "libnmstate": "node01,node03",
+    "kubelet": True,
+}
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ class Lab:
     state_dir: Path
     nodes: tuple[LabNode, ...]
     control_plane: bool
+    kubelet: bool = False
 
     @property
     def inventory(self) -> Path:
@@ -146,6 +153,7 @@ def lab_from_spec(spec: settings.LabSpec, state_dir: Path) -> Lab:
         state_dir,
         tuple(LabNode(n.name, n.address, n.network_manager, n.libnmstate, key) for n in spec.nodes),
         spec.control_plane,
+        spec.kubelet,
     )
 
 

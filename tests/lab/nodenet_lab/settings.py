@@ -12,6 +12,10 @@ REPO_ROOT = LAB_DIR.parent.parent
 
 NMSTATE_VERSION = "2.2.62"
 KUBERNETES_VERSION = "v1.37.2"
+# The infra node's container runtime, each built from its own Go module at this version.
+CONTAINERD_VERSION = "v2.4.2"
+RUNC_VERSION = "v1.5.3"
+CNI_PLUGINS_VERSION = "v1.10.0"
 
 # Builds survive the repo (CI clones it afresh); the running lab's state survives nothing.
 CACHE_DIR = Path(os.environ.get("NODENET_LAB_CACHE", "/var/cache/nodenet-lab"))
@@ -79,6 +83,8 @@ class LabSpec:
     nodes: tuple[NodeSpec, ...] = field(default_factory=tuple)
     data_links: int = 2
     control_plane: bool = True
+    # The infra node: a real kubelet and container runtime for the operator's own pods.
+    kubelet: bool = False
 
     @property
     def names(self) -> set[str]:
@@ -93,6 +99,7 @@ class LabSpec:
             nodes=tuple(NodeSpec(**node) for node in data["nodes"]),
             data_links=data["data_links"],
             control_plane=data["control_plane"],
+            kubelet=data.get("kubelet", False),
         )
 
 
@@ -106,6 +113,7 @@ def build_spec(
     libnmstate: str = "all",
     data_links: int = 2,
     control_plane: bool = True,
+    kubelet: bool = False,
 ) -> LabSpec:
     """``nm`` and ``libnmstate`` are 'all', 'none', 'odd', 'even' or comma-separated names."""
     if not 1 <= count <= MAX_NODES:
@@ -119,7 +127,9 @@ def build_spec(
         NodeSpec(name, i, name in nm_nodes, name in lib_nodes)
         for i, name in enumerate(names, start=1)
     )
-    return LabSpec(nodes=nodes, data_links=data_links, control_plane=control_plane)
+    if kubelet and not control_plane:
+        raise ValueError("--kubelet needs the control plane")
+    return LabSpec(nodes=nodes, data_links=data_links, control_plane=control_plane, kubelet=kubelet)
 
 
 def _select(choice: str, names: list[str], option: str) -> set[str]:

@@ -9,7 +9,7 @@ def load(path):
 
 
 def test_certificates_chain_to_the_lab_ca_with_the_names_clients_use(tmp_path):
-    pki.generate(tmp_path, "10.96.0.1", "10.231.76.1")
+    pki.generate(tmp_path, "10.96.0.1", "10.231.76.1", "infra01")
     ca = load(tmp_path / "ca.crt")
     for name in ("apiserver", "admin"):
         cert = load(tmp_path / f"{name}.crt")

@@ -1,0 +1,3 @@
+module nodenet.lab/pause
+
+go 1.22
