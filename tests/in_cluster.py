@@ -19,6 +19,7 @@ from pathlib import Path
 from nodenet_lab import deploy, infra
 
 LEADING = "leading: reports and rollouts run here"
+ALL: list[InClusterOperator] = []  # for the session's summary
 NOT_LEADING = "not leading any more"
 
 
@@ -29,16 +30,21 @@ class InClusterOperator:
         self.merged_dir.mkdir(parents=True, exist_ok=True)
         self.journals: dict[str, str] = {}  # pod uid -> its runs.jsonl as last read
         self.lock = threading.Lock()
-        self.deleted: list[str] = []
+        self.deleted: list[str] = []  # pods killed on purpose
+        self.restarts: dict[str, int] = {}  # every pod seen -> its containers' restarts
+        self.installed = False
+        self.uninstall_seconds: float | None = None
+        ALL.append(self)
         self.stopping = threading.Event()
         self.keeper = threading.Thread(target=self.keep_journals, daemon=True)
 
     # What the tests call on an operator.
     def start(self, timeout: float = 180) -> InClusterOperator:
         """Install (the first time), then wait until one pod leads."""
-        if not self.keeper.is_alive():
+        if not self.installed:
             infra.load_images(self.state_dir)  # this checkout's code, also on a kept lab
             deploy.install(self.kubeconfig, self.state_dir, timeout)
+            self.installed = True
             self.keeper.start()
         self.wait_for_leader(timeout)
         return self
@@ -61,8 +67,12 @@ class InClusterOperator:
         return "\n".join(tails)
 
     def stop(self) -> None:
-        self.stopping.set()
-        deploy.uninstall(self.kubeconfig)
+        """Uninstall (once: a test may have done it already)."""
+        if self.installed:
+            self.refresh()
+            self.stopping.set()
+            deploy.uninstall(self.kubeconfig)
+            self.installed = False
 
     # In-cluster specifics.
     def kubectl(self, *args: str, check: bool = True) -> str:
@@ -79,6 +89,16 @@ class InClusterOperator:
             if text.rfind(LEADING) > text.rfind(NOT_LEADING):
                 return name
         return None
+
+    def peers(self) -> dict[str, int]:
+        """Pod name -> priority, as each replica announces itself in the peering object
+        (kopf's identities read user@hostname/..., and a pod's hostname is its name)."""
+        shown = self.kubectl("get", "clusterkopfpeering", "nmstate-operator", "-o", "json")
+        status = json.loads(shown).get("status") or {}
+        return {
+            identity.split("@", 1)[-1].split("/", 1)[0]: peer["priority"]
+            for identity, peer in status.items()
+        }
 
     def wait_for_leader(self, timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -108,7 +128,11 @@ class InClusterOperator:
             self.stopping.wait(0.2)
 
     def refresh(self) -> None:
-        uids = {pod["metadata"]["uid"] for pod in deploy.pods(self.kubeconfig)}
+        listed = deploy.pods(self.kubeconfig)
+        uids = {pod["metadata"]["uid"] for pod in listed}
+        for pod in listed:
+            statuses = pod["status"].get("containerStatuses") or []
+            self.restarts[pod["metadata"]["name"]] = sum(s["restartCount"] for s in statuses)
         with self.lock:
             for uid in uids | set(self.journals):
                 with contextlib.suppress(OSError):

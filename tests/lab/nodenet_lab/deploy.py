@@ -95,7 +95,9 @@ def running_pods(kubeconfig: Path) -> list[dict]:
 
 def uninstall(kubeconfig: Path, timeout: float = 120) -> None:
     deploy = MANIFESTS / "deploy"
-    kubectl(kubeconfig, "delete", "nncp", "--all", f"--timeout={int(timeout)}s")
+    policies = "nodenetworkconfigurationpolicies.nmstate.io"
+    if kubectl(kubeconfig, "get", "crd", policies, "--ignore-not-found", "-o", "name").strip():
+        kubectl(kubeconfig, "delete", "nncp", "--all", f"--timeout={int(timeout)}s")
     kubectl(
         kubeconfig,
         "delete",
