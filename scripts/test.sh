@@ -39,6 +39,18 @@ cp scripts/get_pip_offline.py "$test_home/.ansible/test/cache/get_pip_24_2.py"
 ANSIBLE_COLLECTIONS_PATH=$work ansible-lint roles playbooks tests/integration/playbooks tests/molecule
 
 stage "lab integration, end-to-end and fault tests (real nmstate, API server, SSH nodes, operator)"
-python -m pytest -q -p no:cacheprovider --durations=25 tests/integration tests/e2e tests/faults
+# The lab stays up for the in-cluster stage; it goes down at the end of that stage, or here if
+# this one fails.
+trap 'rm -rf "$work"; python tests/lab/labctl down >/dev/null 2>&1 || true' EXIT
+NODENET_LAB_KEEP=1 python -m pytest -q -p no:cacheprovider --durations=25 \
+    tests/integration tests/e2e tests/faults
+
+stage "in-cluster operator: its image and Deployment on the lab's kubelet, end-to-end"
+# The same end-to-end tests of a rollout, the seed guide and a killed leader, now against the
+# Deployment's pods; then what only a Deployment has, ending with its uninstall.
+NODENET_E2E_OPERATOR=in-cluster python -m pytest -q -p no:cacheprovider --durations=10 \
+    "tests/e2e/test_operator_policies.py::test_a_policy_configures_the_selected_nodes_and_a_node_labelled_later" \
+    "tests/e2e/test_operator_nns_apply.py::test_connect_a_linux_bridge_through_the_nns_and_remove_it" \
+    tests/e2e/test_operator_restart.py tests/incluster
 
 stage "done in $((SECONDS - started)) s"

@@ -89,7 +89,7 @@ def operator_process(request, lab, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def local_operator_process(
-    lab, crds, peering, operator_kubeconfig, collections_path, tmp_path_factory
+    lab, api, crds, peering, operator_kubeconfig, collections_path, tmp_path_factory
 ):
     """The operator as a process, leading through kopf peering, as its ServiceAccount."""
     work = tmp_path_factory.mktemp("operator")
@@ -104,6 +104,9 @@ def local_operator_process(
     )
     operator = OperatorProcess(env, work).start()
     yield operator
+    # The documented order: the peering object goes while the operator runs, which lifts the
+    # finalizer kopf keeps on it; else it would hold up the CRD's deletion for good.
+    operator_run.delete_peering(api, peering)
     operator.stop()
 
 

@@ -89,6 +89,25 @@ def ensure_peering(api: client.ApiClient, name: str) -> str:
     return name
 
 
+def delete_peering(api: client.ApiClient, name: str, timeout: float = 30) -> None:
+    """Delete a peering object and wait until it is gone (its operator lifts kopf's
+    finalizer on it only while it runs)."""
+    objects = client.CustomObjectsApi(api)
+    peering = ("kopf.dev", "v1", "clusterkopfpeerings", name)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            objects.get_cluster_custom_object(*peering)
+            objects.delete_cluster_custom_object(*peering)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return
+            raise
+        if time.monotonic() > deadline:
+            raise OperatorFailed(f"peering {name} still there after {timeout} s (a finalizer?)")
+        time.sleep(0.2)
+
+
 def service_account_kubeconfig(admin_kubeconfig: Path, out: Path, duration: str = "2h") -> Path:
     """A kubeconfig acting as the operator's ServiceAccount, bound to its least RBAC."""
     out.parent.mkdir(parents=True, exist_ok=True)
