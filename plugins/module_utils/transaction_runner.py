@@ -9,7 +9,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import os
+import sys
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils import (
     nmstate_kernel_limits as kernel_limits,
@@ -156,8 +158,24 @@ def transact(module, kernel_only, inputs, reported):
         )
 
 
+PAYLOAD_NAME = "AnsiballZ_nmstate_transaction.py"
+
+
+def drop_payload_file(script=None):
+    """Remove the copy of this module Ansible left in the task's temporary directory: it holds
+    every argument, the state's secrets among them, and an asynchronous job's wrapper removes
+    it only when it next wakes, up to 5 s after the job ends. The arguments are in memory by
+    now. Anything but Ansible's own payload file (pipelining has none) is left alone."""
+    path = os.path.realpath(script if script is not None else sys.argv[0])
+    in_task_dir = os.path.basename(os.path.dirname(path)).startswith("ansible-tmp-")
+    if os.path.basename(path) == PAYLOAD_NAME and in_task_dir:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
 def run(module):
     """The whole module: exits or fails `module`."""
+    drop_payload_file()
     params = module.params
     kernel_only, mode = resolve_mode(params["kernel_only"])
     reported = {"mode": mode}

@@ -21,6 +21,8 @@ def inventory_file(lab, tmp_path):
         data = {
             "plugin": "nodenet.nmstate.k8s_nodes",
             "kubeconfig": str(lab.kubeconfig),
+            # The SSH nodes: the lab's infra node runs pods, not sshd.
+            "label_selector": "!nodenet.lab/infra",
             "keyed_groups": [{"key": "k8s_labels['nodenet.lab/network-manager']", "prefix": "nm"}],
             "groups": {"libnmstate": "k8s_labels.get('nodenet.lab/libnmstate') == 'true'"},
             "compose": {

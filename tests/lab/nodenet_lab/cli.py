@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from . import controlplane, faults, forward, infra, lab, settings, tools
+from . import controlplane, deploy, faults, forward, infra, lab, settings, tools
 from .sh import LabError
 
 
@@ -42,6 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="build nmstate, Kubernetes and the container runtime into the cache (if missing)",
     )
     sub.add_parser("status", help="print what runs, as JSON")
+    sub.add_parser(
+        "install-operator",
+        help="install the operator in the cluster as users do (needs up --kubelet)",
+    )
+    sub.add_parser("uninstall-operator", help="uninstall it in the documented order")
     sub.add_parser(
         "load-images", help="rebuild the operator image from this checkout into the infra node"
     )
@@ -92,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
             report = lab.status(state_dir)
             print(json.dumps(report, indent=2))
             return 0 if report["up"] else 1
+        elif args.command == "install-operator":
+            infra.load_images(state_dir)
+            for pod in deploy.install(state_dir / "kubeconfig", state_dir):
+                print(pod)
+        elif args.command == "uninstall-operator":
+            deploy.uninstall(state_dir / "kubeconfig")
         elif args.command == "load-images":
             infra.load_images(state_dir)
         elif args.command == "down":

@@ -331,3 +331,20 @@ def test_a_rollback_that_did_not_bring_every_probe_back_says_which_still_fail():
         "rolled back: probe controller (ping) failed after the change: 100% loss; "
         "the previous state was re-applied, but probes controller, dns still fail"
     )
+
+
+def test_the_transaction_removes_its_payload_file_and_nothing_else(tmp_path):
+    task_dir = tmp_path / "ansible-tmp-1796120647.49-19193-148693882527864"
+    task_dir.mkdir()
+    payload = task_dir / transaction_runner.PAYLOAD_NAME
+    payload.write_text('ANSIBALLZ_PARAMS = \'{"password": "s3cret"}\'')
+    elsewhere = tmp_path / transaction_runner.PAYLOAD_NAME
+    elsewhere.write_text("not in a task directory")
+    other = task_dir / "AnsiballZ_setup.py"
+    other.write_text("another module")
+    for script in (str(elsewhere), str(other), "-", ""):
+        transaction_runner.drop_payload_file(script)
+    assert elsewhere.exists() and other.exists()
+    transaction_runner.drop_payload_file(str(payload))
+    assert not payload.exists() and task_dir.exists()
+    transaction_runner.drop_payload_file(str(payload))  # already gone: no error
