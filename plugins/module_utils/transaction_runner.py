@@ -11,7 +11,6 @@ __metaclass__ = type
 
 import contextlib
 import os
-import sys
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils import (
     nmstate_kernel_limits as kernel_limits,
@@ -161,16 +160,24 @@ def transact(module, kernel_only, inputs, reported):
 PAYLOAD_NAME = "AnsiballZ_nmstate_transaction.py"
 
 
-def drop_payload_file(script=None):
+def drop_payload_file(cmdline_path="/proc/self/cmdline"):
     """Remove the copy of this module Ansible left in the task's temporary directory: it holds
     every argument, the state's secrets among them, and an asynchronous job's wrapper removes
     it only when it next wakes, up to 5 s after the job ends. The arguments are in memory by
-    now. Anything but Ansible's own payload file (pipelining has none) is left alone."""
-    path = os.path.realpath(script if script is not None else sys.argv[0])
-    in_task_dir = os.path.basename(os.path.dirname(path)).startswith("ansible-tmp-")
-    if os.path.basename(path) == PAYLOAD_NAME and in_task_dir:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+    now. The file is the script this process was started with (sys.argv no longer says:
+    Ansible's loader runs the module under its own name); anything but Ansible's own payload
+    file (pipelining has none) is left alone."""
+    try:
+        with open(cmdline_path, "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except (IOError, OSError):
+        return
+    for arg in argv[:3]:
+        path = os.path.realpath(arg.decode("utf-8", "replace"))
+        in_task_dir = os.path.basename(os.path.dirname(path)).startswith("ansible-tmp-")
+        if os.path.basename(path) == PAYLOAD_NAME and in_task_dir:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def run(module):

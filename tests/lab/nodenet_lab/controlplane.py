@@ -8,6 +8,7 @@ import datetime
 import shutil
 import socket
 import ssl
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -39,6 +40,39 @@ def check_ports_free() -> None:
                 raise LabError(
                     f"port {port} on 127.0.0.1 is already in use; is another lab running?"
                 )
+
+
+# What each service listens on, on loopback.
+SERVICE_PORTS = {
+    "etcd": (settings.ETCD_CLIENT_PORT, settings.ETCD_PEER_PORT),
+    "kube-apiserver": (settings.APISERVER_PORT,),
+}
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_ports_free(service: str, timeout: float = 20) -> None:
+    """Before a restart: the stopped process's listening ports can be bound again (a restart
+    once found etcd's peer port still taken a moment after the old etcd had exited)."""
+    deadline = time.monotonic() + timeout
+    for port in SERVICE_PORTS.get(service, ()):
+        while not port_free(port):
+            if time.monotonic() > deadline:
+                holders = subprocess.run(
+                    ["ss", "-tanp", f"( sport = :{port} or dport = :{port} )"],
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                raise LabError(f"port {port} of {service} is still taken:\n{holders}")
+            time.sleep(0.1)
 
 
 def write_kubeconfig(

@@ -168,6 +168,7 @@ def start(service: str, state_dir: Path = settings.STATE_DIR) -> None:
     lab = _lab(state_dir)
     index = _service(lab, service)
     if not procs.is_alive(lab.services[index]):
+        controlplane.wait_ports_free(service)
         lab.services[index] = controlplane.spawn(service, state_dir, tools.ensure_control_plane())
         lab.save(state_dir)
     running = [p for p in lab.services if p.name in controlplane.ARGV]

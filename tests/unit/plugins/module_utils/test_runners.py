@@ -342,9 +342,17 @@ def test_the_transaction_removes_its_payload_file_and_nothing_else(tmp_path):
     elsewhere.write_text("not in a task directory")
     other = task_dir / "AnsiballZ_setup.py"
     other.write_text("another module")
-    for script in (str(elsewhere), str(other), "-", ""):
-        transaction_runner.drop_payload_file(script)
-    assert elsewhere.exists() and other.exists()
-    transaction_runner.drop_payload_file(str(payload))
+
+    def started_as(*argv):
+        cmdline = tmp_path / "cmdline"
+        cmdline.write_bytes(b"\0".join(a.encode() for a in argv) + b"\0")
+        transaction_runner.drop_payload_file(str(cmdline))
+
+    started_as("/usr/bin/python3", str(elsewhere))
+    started_as("/usr/bin/python3", str(other))
+    started_as("/usr/bin/python3", "-")  # pipelining: the payload came on stdin
+    transaction_runner.drop_payload_file(str(tmp_path / "no-such-cmdline"))
+    assert payload.exists() and elsewhere.exists() and other.exists()
+    started_as("/usr/bin/python3", str(payload))
     assert not payload.exists() and task_dir.exists()
-    transaction_runner.drop_payload_file(str(payload))  # already gone: no error
+    started_as("/usr/bin/python3", str(payload))  # already gone: no error
