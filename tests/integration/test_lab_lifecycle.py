@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nodenet_lab import controlplane, lab, settings
+from nodenet_lab import controlplane, lab, settings, tools
 from nodenet_lab.sh import link_exists, netns_list
 
 LAB_PROGRAMS = {
@@ -16,12 +16,7 @@ LAB_PROGRAMS = {
     "dbus-daemon",
     "nm-dispatcher",
     "dnsmasq",
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "kubelet",
-    "kube-proxy",
+    *tools.CONTROL_PLANE_BINARIES,  # with the infra node's kubelet and kube-proxy
     "containerd",
     "containerd-shim-runc-v2",
     "pause",
