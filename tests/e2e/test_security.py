@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from e2e_support import (
@@ -296,6 +297,7 @@ def test_a_node_claiming_another_nodes_address_gets_nothing(
 
 
 SECRET = "s3cr3t-Nodenet-8021x"
+CHECKOUT = str(Path(__file__).resolve().parents[2]) + "/"
 
 
 def dot1x(name=None):
@@ -342,7 +344,8 @@ def places_holding_the_secret(lab, api, operator_process) -> list[str]:
         listed = node.run(
             f"grep -rl {SECRET} /root/.ansible_async /root/.ansible/tmp /tmp 2>/dev/null || true"
         ).stdout
-        found += [f"{node.name}:{path}" for path in listed.split()]
+        # Nodes share the host's /tmp: a checkout there holds this test, with the secret in it.
+        found += [f"{node.name}:{path}" for path in listed.split() if not path.startswith(CHECKOUT)]
     return found
 
 
