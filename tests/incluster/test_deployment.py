@@ -67,6 +67,8 @@ def test_two_pods_run_as_shipped_non_root_on_a_read_only_root(lab, api, operator
     shipped = yaml.safe_load(DEPLOYMENT_YAML.read_text().split("\n---\n")[0])
     running = deploy.running_pods(lab.kubeconfig)
     assert len(running) == shipped["spec"]["replicas"] == 2
+    # What the uninstall test expects to be gone: one operator process per pod.
+    assert len(operator.container_processes()) == 2, operator.container_processes()
     for pod in running:
         assert pod["spec"]["nodeName"] == infra.NAME
         container = pod["spec"]["containers"][0]
