@@ -11,12 +11,27 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
 from pathlib import Path
 
 from nodenet_lab import deploy, infra
+
+
+def container_pids(pod: dict) -> list[int]:
+    """Host PIDs of every process in the pod's operator container (found by its cgroup)."""
+    container_id = pod["status"]["containerStatuses"][0]["containerID"].split("//")[1]
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                if container_id in (proc / "cgroup").read_text():
+                    pids.append(int(proc.name))
+    return pids
+
 
 LEADING = "leading: reports and rollouts run here"
 ALL: list[InClusterOperator] = []  # for the session's summary
@@ -50,9 +65,14 @@ class InClusterOperator:
         return self
 
     def kill(self) -> None:
-        """Delete the leading pod at once (no grace period), as a lost node or an admin's
-        force delete does; the other replica takes over."""
+        """The leading pod dies at once, as on a lost node: SIGKILL to every process of its
+        container (a deletion alone still gives it seconds of grace, enough to finish a run),
+        then the pod is force-deleted; the other replica takes over."""
         leader = self.wait_for_leader(60)
+        pod = next(p for p in deploy.pods(self.kubeconfig) if p["metadata"]["name"] == leader)
+        for pid in container_pids(pod):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.deleted.append(leader)
         self.kubectl("-n", deploy.NAMESPACE, "delete", "pod", leader, "--grace-period=0", "--force")
 

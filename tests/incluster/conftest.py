@@ -8,7 +8,7 @@ def pytest_terminal_summary(terminalreporter):
     for operator in ALL:
         terminalreporter.section("in-cluster operator")
         for name, restarts in sorted(operator.restarts.items()):
-            deleted = " (deleted by the handover test)" if name in operator.deleted else ""
+            deleted = " (killed on purpose by a test)" if name in operator.deleted else ""
             terminalreporter.write_line(f"pod {name}: {restarts} restarts{deleted}")
         if operator.uninstall_seconds is not None:
             terminalreporter.write_line(f"uninstall took {operator.uninstall_seconds:.1f} s")

@@ -4,6 +4,7 @@ the infra node's kubelet. Run with NODENET_E2E_OPERATOR=in-cluster (scripts/test
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from e2e_support import ROLLOUT_TIMEOUT, bridge, kubectl_wait_available, start_policy, wait_for
-from in_cluster import LEADING, InClusterOperator
+from in_cluster import LEADING, InClusterOperator, container_pids
 from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -49,18 +50,12 @@ def http_get(url: str) -> tuple[int, str]:
 
 
 def main_process(pod: dict) -> int:
-    """The host PID of the pod's operator container (its PID 1)."""
-    container_id = pod["status"]["containerStatuses"][0]["containerID"].split("//")[1]
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cgroup = (proc / "cgroup").read_text()
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if container_id in cgroup and b"nmstate_operator" in cmdline:
-                return int(proc.name)
-    raise AssertionError(f"no process of container {container_id} on the host")
+    """The host PID of the pod's operator process (its container's PID 1)."""
+    for pid in container_pids(pod):
+        with contextlib.suppress(OSError):
+            if b"nmstate_operator" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+    raise AssertionError(f"no operator process of pod {pod['metadata']['name']} on the host")
 
 
 def test_two_pods_run_as_shipped_non_root_on_a_read_only_root(lab, api, operator):
@@ -113,16 +108,19 @@ def test_one_pod_leads_through_peering_and_the_other_waits(lab, operator):
 def test_liveness_passes_and_metrics_are_served_through_the_service(lab, api, operator):
     for pod in deploy.running_pods(lab.kubeconfig):
         assert http_get(f"http://{pod['status']['podIP']}:8080/healthz")[0] == 200
-    # The kubelet probes every 30 s: wait for it to have probed, then no failure may show.
-    started = min(
-        p["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
-        for p in deploy.running_pods(lab.kubeconfig)
+    # The kubelet probes every 30 s: once it has probed each pod (its access log shows the
+    # kube-probe agent), none of its probes of these pods may have failed.
+    running = [p["metadata"]["name"] for p in deploy.running_pods(lab.kubeconfig)]
+    wait_for(
+        lambda: all("kube-probe/" in operator.logs(name) for name in running),
+        90,
+        "the kubelet's liveness probes",
+        operator,
     )
-    age = time.time() - time.mktime(time.strptime(started, "%Y-%m-%dT%H:%M:%SZ")) + time.timezone
-    if age < 35:
-        time.sleep(35 - age)
     events = client.CoreV1Api(api).list_namespaced_event(deploy.NAMESPACE).items
-    assert not [e.message for e in events if e.reason == "Unhealthy"]
+    assert not [
+        e.message for e in events if e.reason == "Unhealthy" and e.involved_object.name in running
+    ]
     assert all(
         p["status"]["containerStatuses"][0]["restartCount"] == 0
         for p in deploy.running_pods(lab.kubeconfig)
