@@ -2,7 +2,8 @@
 kubelet), behind the same few methods the end-to-end tests use on an operator process, so
 that those tests run against either (NODENET_E2E_OPERATOR=in-cluster).
 
-Killing it deletes the leading pod; starting it again waits until a pod leads. Its run records
+Killing it SIGKILLs the leading pod's processes and force-deletes the pod; starting it again
+waits until a pod leads. Its run records
 are each pod's runs.jsonl, read from the pod's emptyDir on the host (the kubelet runs in the
 host's mount namespace) and kept after the pod is gone, merged in time order.
 """
@@ -34,8 +35,8 @@ def container_pids(pod: dict) -> list[int]:
 
 
 LEADING = "leading: reports and rollouts run here"
-ALL: list[InClusterOperator] = []  # for the session's summary
 NOT_LEADING = "not leading any more"
+ALL: list[InClusterOperator] = []  # for the session's summary
 
 
 class InClusterOperator:
