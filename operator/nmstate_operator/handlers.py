@@ -74,6 +74,7 @@ async def configure(
         memo.leading.set()
     ctx = step.Context(memo.config, memo.api, memo.playbooks, applied=memo.reports.request)
     memo.scheduler = Scheduler(ctx, lambda: snapshot(memo.nodes_by_name), memo.leading)
+    ctx.wake = memo.scheduler.wake_threadsafe
     if memo.config.metrics_bind_address:
         metrics.serve(memo.config.metrics_bind_address)
     memo.tasks = [
@@ -129,9 +130,11 @@ async def node_seen(
 
 @kopf.on.event(GROUP, "v1", "nodenetworkconfigurationpolicies")
 async def policy_seen(event: dict, name: str, body: kopf.Body, memo: kopf.Memo, **_) -> None:
-    """Any change to a policy (its spec, or our own status write) may call for a step."""
+    """Any change to a policy (its spec, or our own status write) may call for a step. A new
+    spec, or a policy gone, also concerns the policies it conflicts with or orders."""
     if event["type"] == "DELETED":
         memo.scheduler.forget(name)
+        memo.scheduler.wake_all()
         return
     observed = (body.get("status") or {}).get("observedGeneration")
     own_status_write = (
@@ -139,8 +142,11 @@ async def policy_seen(event: dict, name: str, body: kopf.Body, memo: kopf.Memo, 
         and observed == body["metadata"].get("generation")
         and name in memo.scheduler.known
     )
-    if not own_status_write:  # the step that wrote the status goes on by itself
-        memo.scheduler.wake(name)
+    if own_status_write:  # the step that wrote the status goes on by itself
+        return
+    if name in memo.scheduler.known and observed != body["metadata"].get("generation"):
+        memo.scheduler.wake_all()
+    memo.scheduler.wake(name)
 
 
 async def report_loop(memo: kopf.Memo) -> None:

@@ -1,7 +1,7 @@
 """Status building blocks, free of I/O: timestamps, standard conditions and their comparison.
 
 Every object's conditions are built here: NodeNetworkState (Available/Failing/Progressing),
-NNCE (exactly one of five True) and NNCP (from the rollout summary), so "which conditions hold"
+NNCE (exactly one of six True) and NNCP (from the rollout summary), so "which conditions hold"
 is answered in one place.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime
 import json
 
-ENACTMENT_TYPES = ("Available", "Failing", "Pending", "Progressing", "Aborted")
+# Conflicting is ours (not in kubernetes-nmstate): another policy sets the same fields.
+ENACTMENT_TYPES = ("Available", "Failing", "Pending", "Progressing", "Aborted", "Conflicting")
 POLICY_TYPES = ("Available", "Degraded", "Progressing", "Ignored")
 NNS_TYPES = ("Available", "Failing", "Progressing")
 TRUE_STRINGS = (True, "True", "true")
@@ -88,7 +89,7 @@ def conditions_holding(
 def enactment_conditions(
     true_type: str, reason: str, message: str, previous: list[dict]
 ) -> list[dict]:
-    """The five NNCE conditions with exactly `true_type` True; the message goes on that one."""
+    """The NNCE conditions with exactly `true_type` True; the message goes on that one."""
     return conditions_holding(ENACTMENT_TYPES, {true_type}, reason, message, previous)
 
 

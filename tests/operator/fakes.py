@@ -64,6 +64,7 @@ class FakeApi:
                 "maxUnavailable": max_unavailable,
             },
         }
+        self.others: dict[str, dict] = {}  # more policies, by name, besides "p"
         self.enactments: dict[str, dict] = {}
         self.nns: dict[str, dict] = {}
         self.events: list[tuple[str, str, str]] = []
@@ -71,11 +72,23 @@ class FakeApi:
         self.status_writes: list[dict] = []
         self.created_nns: list[str] = []
 
+    def add_policy(self, name, desired_state, **spec):
+        policy = copy.deepcopy(self.policy)
+        policy["metadata"] = {"name": name, "uid": f"u-{name}", "generation": 1}
+        policy["spec"] = dict(policy["spec"], desiredState=desired_state, **spec)
+        policy.pop("status", None)
+        self.others[name] = policy
+        return policy
+
+    def _policies(self):
+        return {**({"p": self.policy} if self.policy else {}), **self.others}
+
     def get_policy(self, name):
-        return copy.deepcopy(self.policy) if self.policy else None
+        found = self._policies().get(name)
+        return copy.deepcopy(found) if found else None
 
     def list_policies(self):
-        return [copy.deepcopy(self.policy)] if self.policy else []
+        return [copy.deepcopy(p) for p in self._policies().values()]
 
     def list_enactments(self, policy=None):
         return copy.deepcopy(
@@ -111,6 +124,9 @@ class FakeApi:
 
     def patch_policy_status(self, name, status):
         self.status_writes.append(status)
+        if name in self.others:
+            self.others[name] = merge_patch(self.others[name], {"status": status})
+            return copy.deepcopy(self.others[name])
         self.policy = merge_patch(self.policy, {"status": status})
         return copy.deepcopy(self.policy)
 

@@ -18,13 +18,14 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_UNAVAILABLE_TEXT = re.compile(r"^([1-9][0-9]{0,9}|[1-9][0-9]?%|100%)$")
 
 # An enactment's phase for the policy's current generation.
-PENDING, PROGRESSING, AVAILABLE, FAILED, RETRYING, ABORTED = (
+PENDING, PROGRESSING, AVAILABLE, FAILED, RETRYING, ABORTED, CONFLICTING = (
     "pending",
     "progressing",
     "available",
     "failed",
     "retrying",
     "aborted",
+    "conflicting",
 )
 
 
@@ -40,6 +41,27 @@ def spec_problem(name: str, spec: dict) -> str | None:
         return "maxUnavailable must be a positive integer or a percentage from 1% to 100%"
     if not isinstance(spec.get("desiredState") or {}, dict):
         return "desiredState must be a mapping"
+    return order_spec_problem(spec)
+
+
+MAX_PRIORITY = 1000
+MAX_AFTER = 32
+
+
+def order_spec_problem(spec: dict) -> str | None:
+    """Why spec.priority, spec.after or spec.dryRun/revertOnDelete are malformed, or None."""
+    priority = spec.get("priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > MAX_PRIORITY:
+        return f"priority must be an integer from -{MAX_PRIORITY} to {MAX_PRIORITY}"
+    after = spec.get("after", [])
+    if not isinstance(after, list) or len(after) > MAX_AFTER:
+        return f"after must be a list of at most {MAX_AFTER} policy names"
+    for name in after:
+        if not isinstance(name, str) or len(name) > 63 or not DNS_LABEL.match(name):
+            return "after must list policy names (DNS labels)"
+    for flag in ("dryRun", "revertOnDelete"):
+        if not isinstance(spec.get(flag, False), bool):
+            return f"{flag} must be true or false"
     return None
 
 
@@ -70,6 +92,8 @@ def enactment_phase(nnce: dict | None, generation: int) -> str:
         return FAILED
     if "Aborted" in true:
         return ABORTED
+    if "Conflicting" in true:
+        return CONFLICTING
     if "Progressing" in true:
         return PROGRESSING
     if true.get("Pending", {}).get("reason") == "Retrying":
@@ -106,11 +130,14 @@ def plan(
     generation: int,
     max_unavailable_value: int | str | None,
     now: datetime.datetime,
+    held: frozenset[str] | set[str] = frozenset(),
 ) -> Plan:
     """The next step for a policy over its matching (Ready) nodes.
 
     Failed and retrying nodes hold maxUnavailable slots; the batch gets the rest. Once
-    failures reach maxUnavailable, the nodes still pending are aborted.
+    failures reach maxUnavailable, the nodes still pending are aborted. Pending nodes in
+    `held` (waiting for a policy that comes before this one) stay pending. Conflicting nodes
+    hold no slot: nothing is applied there.
     """
     limit = max_unavailable(max_unavailable_value, len(matching))
     phases = {name: enactment_phase(enactments.get(name), generation) for name in sorted(matching)}
@@ -118,7 +145,7 @@ def plan(
     result.verify = [n for n, p in phases.items() if p == PROGRESSING]
     if result.verify:
         return result
-    pending = [n for n, p in phases.items() if p == PENDING]
+    pending = [n for n, p in phases.items() if p == PENDING and n not in held]
     retrying = [n for n, p in phases.items() if p == RETRYING]
     failed = result.count(FAILED)
     if failed >= limit:
@@ -132,8 +159,8 @@ def plan(
     return result
 
 
-def invalid_summary(problem: str) -> dict:
-    return _summary("Degraded", "InvalidPolicy", problem)
+def invalid_summary(problem: str, reason: str = "InvalidPolicy") -> dict:
+    return _summary("Degraded", reason, problem)
 
 
 def _summary(holding: str, reason: str, message: str, ignored: bool = False) -> dict:
@@ -149,20 +176,27 @@ def policy_summary(phases: dict[str, str], not_ready: int = 0) -> dict:
     kubernetes-nmstate's words."""
     total = len(phases)
     counts = {phase: list(phases.values()).count(phase) for phase in set(phases.values())}
-    available, failed, aborted = (counts.get(p, 0) for p in (AVAILABLE, FAILED, ABORTED))
+    available, failed, aborted, conflicting = (
+        counts.get(p, 0) for p in (AVAILABLE, FAILED, ABORTED, CONFLICTING)
+    )
     ignored = f", {not_ready} nodes ignored due to NotReady state" if not_ready else ""
     if total == 0:
         message = "Policy does not match any node" + ignored
         return _summary("Available", "NoMatchingNode", message, ignored=True)
-    finished = available + failed + aborted
+    finished = available + failed + aborted + conflicting
     if finished < total:
         pending = counts.get(PENDING, 0) + counts.get(RETRYING, 0)
         message = f"Policy is progressing {finished}/{total} nodes finished, {pending} pending"
         return _summary("Progressing", "ConfigurationProgressing", message + ignored)
+    if conflicting and not (failed or aborted):
+        message = f"{conflicting}/{total} nodes not configured: the policy conflicts there with other policies"
+        return _summary("Degraded", "ConflictingPolicies", message + ignored)
     if failed or aborted:
         message = f"{failed}/{total} nodes failed to configure"
         if aborted:
             message += f", {aborted} nodes aborted configuration"
+        if conflicting:
+            message += f", {conflicting} nodes conflicting with other policies"
         return _summary("Degraded", "FailedToConfigure", message + ignored)
     message = f"{available}/{total} nodes successfully configured"
     return _summary("Available", "SuccessfullyConfigured", message + ignored)

@@ -47,6 +47,11 @@ class Scheduler:
         self.dirty.add(name)
         self.woken.set()
 
+    def wake_threadsafe(self, name: str) -> None:
+        """Step policy `name` soon, from a worker thread (a step that concerns another policy)."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.wake, name)
+
     def forget(self, name: str) -> None:
         self.known.discard(name)
         self.dirty.discard(name)

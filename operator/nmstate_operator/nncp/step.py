@@ -35,6 +35,7 @@ from ..status import (
     utcnow,
 )
 from . import plan as planning
+from . import relations
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +57,32 @@ class Context:
     playbooks: Playbooks
     # Told the nodes a run just changed (the report loop refreshes their NNS).
     applied: Callable[[list[str]], None] = lambda nodes: None
+    # Asks for a step of another policy (one this step's outcome concerns); thread-safe.
+    wake: Callable[[str], None] = lambda policy: None
 
 
 class Rollout:
-    """One step's view of a policy: the policy, its nodes and its enactments, and the writes."""
+    """One step's view of a policy: the policy, its nodes and its enactments, and the writes.
 
-    def __init__(self, ctx: Context, policy: dict, nodes: dict[str, NodeView]) -> None:
+    `others` are the other policies in effect (valid, not dry runs, not being deleted) and
+    `order` the declared order among all of them."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        policy: dict,
+        nodes: dict[str, NodeView],
+        others: dict[str, dict] | None = None,
+        order: relations.Order | None = None,
+    ) -> None:
         self.ctx = ctx
         self.policy = policy
         self.name = policy["metadata"]["name"]
         self.generation = policy["metadata"]["generation"]
         self.spec = policy.get("spec") or {}
+        self.others = others or {}
+        self.order = order or relations.Order({self.name: policy, **self.others})
+        self._all_enactments: list[dict] | None = None
         selector = self.spec.get("nodeSelector")
         self.selected = {n: v for n, v in nodes.items() if v.selected_by(selector)}
         self.ready = sorted(n for n, v in self.selected.items() if v.ready)
@@ -97,6 +113,8 @@ class Rollout:
             true_type, reason, message, previous.get("conditions") or []
         )
         status = dict(fields, policyGeneration=self.generation, conditions=conditions)
+        if "conflicts" not in fields and previous.get("conflicts"):
+            status["conflicts"] = None  # what no longer holds must not linger
         if "desiredState" in fields:  # a key the new state drops must not linger
             status["desiredState"] = replacing(previous.get("desiredState"), fields["desiredState"])
         self.enactments[node] = self.ctx.api.patch_enactment_status(
@@ -118,8 +136,17 @@ class Rollout:
     def run(self) -> float | None:
         self.notice_returns()
         waiting = self.notice_reboots()
+        self.notice_conflicts()
+        held = self.waiting_for_earlier()
+        if held:
+            waiting = ORDER_WAIT_SECONDS if waiting is None else min(waiting, ORDER_WAIT_SECONDS)
         the_plan = planning.plan(
-            self.ready, self.enactments, self.generation, self.spec.get("maxUnavailable"), utcnow()
+            self.ready,
+            self.enactments,
+            self.generation,
+            self.spec.get("maxUnavailable"),
+            utcnow(),
+            held,
         )
         next_due = the_plan.wait_seconds
         if waiting is not None:
@@ -155,6 +182,122 @@ class Rollout:
                 self.set_enactment(node, "Pending", "NodeReady", message, retryCount=0)
                 self.enactment_event(node, "NodeReady", message)
 
+    # Other policies on the same nodes
+
+    def all_enactments(self) -> list[dict]:
+        """Every policy's enactments, read once per step and only when needed."""
+        if self._all_enactments is None:
+            self._all_enactments = self.ctx.api.list_enactments()
+        return self._all_enactments
+
+    def others_on(self, node: str) -> dict[str, dict]:
+        view = self.selected[node]
+        return {
+            name: other
+            for name, other in self.others.items()
+            if view.selected_by((other.get("spec") or {}).get("nodeSelector"))
+        }
+
+    def relations_on(self, node: str) -> list[relations.Relation]:
+        desired = self.spec.get("desiredState") or {}
+        return relations.relations(self.name, desired, self.others_on(node), self.order)
+
+    def notice_conflicts(self) -> None:
+        """A node about to be configured where another policy sets the same fields differently,
+        with no order between the two, is Conflicting: nothing is applied there. A Conflicting
+        node whose conflict is gone (a policy changed, went, or was ordered) is pending again."""
+        if not self.others:
+            return
+        for node in self.ready:
+            phase = planning.enactment_phase(self.enactments[node], self.generation)
+            if phase not in (planning.PENDING, planning.CONFLICTING):
+                continue
+            conflicts = [r for r in self.relations_on(node) if r.kind == "conflict"]
+            if conflicts and phase == planning.PENDING:
+                message = relations.conflict_message(conflicts)
+                self.set_enactment(
+                    node,
+                    "Conflicting",
+                    "ConflictingPolicies",
+                    message,
+                    conflicts=[r.as_status() for r in conflicts],
+                )
+                self.enactment_event(node, "ConflictingPolicies", message, "Warning")
+            elif not conflicts and phase == planning.CONFLICTING:
+                message = "no other policy conflicts with this one on the node any more"
+                self.set_enactment(node, "Pending", "ConflictResolved", message)
+
+    def earlier_unsettled(self, node: str) -> list[str]:
+        """Policies that come before this one on `node` and still have work to do there."""
+        earlier = {
+            name: other
+            for name, other in self.others_on(node).items()
+            if self.order.before(name, self.name)
+        }
+        if not earlier:
+            return []
+        theirs = {
+            policy_of(e): e
+            for e in self.all_enactments()
+            if enactment_node(e) == node and policy_of(e) in earlier
+        }
+        unsettled_ones = []
+        for name, other in sorted(earlier.items()):
+            generation = other["metadata"].get("generation")
+            phase = planning.enactment_phase(theirs.get(name), generation)
+            if phase in (planning.PENDING, planning.PROGRESSING, planning.RETRYING):
+                unsettled_ones.append(name)
+            elif phase == planning.CONFLICTING and self.name in conflict_partners(theirs[name]):
+                unsettled_ones.append(name)  # its conflict with this one is over: it goes first
+        return unsettled_ones
+
+    def waiting_for_earlier(self) -> set[str]:
+        """Pending nodes where a policy that comes before this one is still on its way: they
+        wait (a failed or conflicting earlier policy does not hold them up)."""
+        held = set()
+        for node in self.ready:
+            if planning.enactment_phase(self.enactments[node], self.generation) != planning.PENDING:
+                continue
+            earlier = self.earlier_unsettled(node)
+            if not earlier:
+                continue
+            held.add(node)
+            message = f"waiting for policy {', '.join(earlier)}, which comes before this one"
+            status = self.enactments[node].get("status") or {}
+            current = true_conditions(status.get("conditions")).get("Pending", {})
+            if current.get("message") != message:
+                self.set_enactment(node, "Pending", "WaitingForEarlierPolicy", message)
+        return held
+
+    def requeue_later(self, node: str) -> None:
+        """This policy was just applied on `node`: a policy that comes after it there and sets
+        some of the same fields was overridden by it, so that one is applied again."""
+        later = [r for r in self.relations_on(node) if r.kind == "overridden"]
+        if not later:
+            return
+        theirs = {
+            policy_of(e): e
+            for e in self.all_enactments()
+            if enactment_node(e) == node and policy_of(e) in {r.policy for r in later}
+        }
+        for relation in later:
+            enactment = theirs.get(relation.policy)
+            generation = self.others[relation.policy]["metadata"].get("generation")
+            if planning.enactment_phase(enactment, generation) != planning.AVAILABLE:
+                continue
+            message = (
+                f"policy {self.name}, which comes before this one, was applied after it and set "
+                f"{relations.listed(relation.fields)}: this policy is applied again"
+            )
+            previous = (enactment.get("status") or {}).get("conditions") or []
+            conditions = enactment_conditions("Pending", "EarlierPolicyApplied", message, previous)
+            self.ctx.api.patch_enactment_status(
+                enactment["metadata"]["name"],
+                {"policyGeneration": generation, "conditions": conditions},
+            )
+            self.ctx.api.event(enactment, "EarlierPolicyApplied", message)
+            self.ctx.wake(relation.policy)
+
     # Reboots
 
     def boot_id(self, node: str) -> dict:
@@ -186,7 +329,9 @@ class Rollout:
             before = sorted(
                 policy_of(e)
                 for e in everyone
-                if enactment_node(e) == node and policy_of(e) < self.name and unsettled(e, boot)
+                if enactment_node(e) == node
+                and self.goes_first_after_reboot(policy_of(e))
+                and unsettled(e, boot)
             )
             if before:
                 waiting = ORDER_WAIT_SECONDS
@@ -200,6 +345,15 @@ class Rollout:
             self.set_enactment(node, "Progressing", REBOOT_REASON, message, retryCount=0)
             self.enactment_event(node, REBOOT_REASON, message)
         return waiting
+
+    def goes_first_after_reboot(self, other: str) -> bool:
+        """Whether `other` is re-applied before this policy on a rebooted node: the declared
+        order, and name order between policies with none."""
+        if other == self.name:
+            return False
+        if other not in self.order.policies:
+            return other < self.name
+        return self.order.reapply_before(other, self.name)
 
     def unavailable(self) -> int:
         phases = [planning.enactment_phase(e, self.generation) for e in self.enactments.values()]
@@ -280,17 +434,22 @@ class Rollout:
     def record_applied(self, outcomes_by_node: dict[str, ApplyOutcome]) -> float | None:
         due = []
         for node, outcome in outcomes_by_node.items():
+            overrides = [r for r in self.relations_on(node) if r.kind == "overrides"]
+            sink = EnactmentSink(self, node, [r.as_status() for r in overrides])
             decision = outcomes.record_outcome(
-                EnactmentSink(self, node),
+                sink,
                 outcome,
                 self.retries(node),
                 self.ctx.config.max_retries,
                 applied=f"successfully configured (generation {self.generation})"
-                + probes.skipped_note(self.spec.get("probes")),
+                + probes.skipped_note(self.spec.get("probes"))
+                + relations.override_note(overrides),
                 event_message=f"generation {self.generation} of policy {self.name} is applied",
             )
             if decision.retry_in is not None:
                 due.append(decision.retry_in)
+            if decision.result == outcomes.APPLIED:
+                self.requeue_later(node)
         return min(due) if due else 0
 
     def still_booting(self, node: str) -> bool:
@@ -393,20 +552,23 @@ class Rollout:
 class EnactmentSink:
     """Where outcomes.record_outcome writes a node's outcome: its enactment."""
 
-    def __init__(self, rollout: Rollout, node: str) -> None:
+    def __init__(self, rollout: Rollout, node: str, overrides: list[dict] | None = None) -> None:
         self.rollout = rollout
         self.node = node
         self.label = f"policy {rollout.name} on {node}"
+        self.overrides = overrides or []
 
     def write(self, decision: Decision) -> None:
         rendered = {"desiredState": decision.rendered_state} if decision.rendered_state else {}
         if decision.result == outcomes.APPLIED:
+            related = {"conflicts": self.overrides} if self.overrides else {}
             self.rollout.set_enactment(
                 self.node,
                 "Available",
                 decision.reason,
                 decision.message,
                 **rendered,
+                **related,
                 **self.rollout.boot_id(self.node),
             )
         elif decision.result == outcomes.RETRY:
@@ -440,6 +602,11 @@ def policy_of(enactment: dict) -> str:
     return (enactment.get("metadata", {}).get("labels") or {}).get(POLICY_LABEL, "")
 
 
+def conflict_partners(enactment: dict) -> set[str]:
+    conflicts = (enactment.get("status") or {}).get("conflicts") or []
+    return {c.get("policy") for c in conflicts if c.get("kind") == "conflict"}
+
+
 def unsettled(enactment: dict, boot: str | None) -> bool:
     """Whether a node's enactment of some policy still has work to do on the node's current
     boot: not yet checked after the reboot, or on its way to being configured."""
@@ -451,10 +618,10 @@ def unsettled(enactment: dict, boot: str | None) -> bool:
     return phase in (planning.PROGRESSING, planning.PENDING, planning.RETRYING)
 
 
-def refuse(ctx: Context, policy: dict, problem: str) -> None:
+def refuse(ctx: Context, policy: dict, problem: str, reason: str = "InvalidPolicy") -> None:
     """A policy that cannot be rolled out: Degraded with the reason, once, and nothing else."""
     previous = policy.get("status") or {}
-    summary = planning.invalid_summary(problem)
+    summary = planning.invalid_summary(problem, reason)
     conditions = policy_conditions(summary, previous.get("conditions") or [])
     if same_conditions(previous.get("conditions") or [], conditions):
         return
@@ -462,7 +629,20 @@ def refuse(ctx: Context, policy: dict, problem: str) -> None:
     ctx.api.patch_policy_status(
         policy["metadata"]["name"], {"conditions": conditions, "observedGeneration": generation}
     )
-    ctx.api.event(policy, "InvalidPolicy", problem, "Warning")
+    ctx.api.event(policy, reason, problem, "Warning")
+
+
+def spec_problem(ctx: Context, policy: dict) -> str | None:
+    spec = policy.get("spec") or {}
+    return planning.spec_problem(policy["metadata"]["name"], spec) or probes.problem(
+        spec.get("probes"), ctx.config.probe_rules()
+    )
+
+
+def in_effect(policy: dict) -> bool:
+    """Whether a policy counts for others: it may change nodes (not a dry run), and stays."""
+    spec = policy.get("spec") or {}
+    return not spec.get("dryRun") and not policy["metadata"].get("deletionTimestamp")
 
 
 def step(ctx: Context, name: str, nodes: dict[str, NodeView]) -> float | None:
@@ -471,18 +651,25 @@ def step(ctx: Context, name: str, nodes: dict[str, NodeView]) -> float | None:
     Returns when the next step is due: 0 for at once, seconds to wait (a retry's backoff, a
     node busy with another run), or None when there is nothing to do until something changes.
     """
-    policy = ctx.api.get_policy(name)
+    policies = {p["metadata"]["name"]: p for p in ctx.api.list_policies()}
+    policy = policies.get(name)
     if policy is None or policy["metadata"].get("deletionTimestamp"):
         return None
     try:
-        spec = policy.get("spec") or {}
-        problem = planning.spec_problem(name, spec) or probes.problem(
-            spec.get("probes"), ctx.config.probe_rules()
-        )
+        problem = spec_problem(ctx, policy)
         if problem:
             refuse(ctx, policy, problem)
             return None
-        return Rollout(ctx, policy, nodes).run()
+        valid = {n: p for n, p in policies.items() if n == name or not spec_problem(ctx, p)}
+        order = relations.Order(valid)
+        order_problem = order.problem(name)
+        if order_problem:
+            refuse(ctx, policy, order_problem, "InvalidOrder")
+            return None
+        others = {
+            n: p for n, p in valid.items() if n != name and in_effect(p) and not order.problem(n)
+        }
+        return Rollout(ctx, policy, nodes, others, order).run()
     except Gone:
         log.info("policy %s was deleted during its rollout", name)
         return None
