@@ -2,15 +2,19 @@
 # Copyright: nodenet.nmstate contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The nmstate_info module's work: its options, and the node's state read through the access
-layer and filtered, as the result and fact the module reports."""
+layer and filtered, as the result and fact the module reports, with the version of the
+NetworkManager that runs on the node."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
     NODE_ARGUMENT_SPEC,
     find_client,
+    network_manager_running,
     resolve_mode,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import NmstateError
@@ -28,6 +32,34 @@ MODULE_ARGS = dict(
     supports_check_mode=True,
 )
 
+# NetworkManager's --version prints its distribution version alone: 1.42.4, 1.46.0-20.el9_4.
+NETWORK_MANAGER_VERSION = re.compile(r"^[0-9][0-9A-Za-z.+~_-]*$")
+VERSION_LIMIT = 64
+NETWORK_MANAGER_DIRS = ["/usr/sbin", "/sbin", "/usr/local/sbin"]
+
+
+def version_string(text):
+    """The first line of `text` when it is one version string, cut to VERSION_LIMIT
+    characters; '' for anything else (what the node prints is data, never trusted)."""
+    first = (text or "").strip().split("\n", 1)[0].strip()
+    return first[:VERSION_LIMIT] if NETWORK_MANAGER_VERSION.match(first) else ""
+
+
+def network_manager_version(module):
+    """The version of the NetworkManager that runs on this node, '' where none runs.
+
+    The binary is also on nodes that do not run it, hence the process check first. --version
+    prints the build's version (the same string as the daemon's D-Bus property Version, unless
+    NetworkManager was upgraded and not restarted since) and exits, touching nothing.
+    """
+    if not network_manager_running():
+        return ""
+    path = module.get_bin_path("NetworkManager", opt_dirs=NETWORK_MANAGER_DIRS)
+    if not path:
+        return ""
+    rc, out, _err = module.run_command([path, "--version"], environ_update={"LC_ALL": "C"})
+    return version_string(out) if rc == 0 else ""
+
 
 def run(module):
     """The whole module: exits or fails `module`."""
@@ -44,6 +76,7 @@ def run(module):
             mode=mode,
             access=client.access,
             nmstate_version=client.version,
+            network_manager_version=network_manager_version(module),
         )
     except NmstateError as exc:
         module.fail_json(**exc.to_result(mode=mode))

@@ -16,6 +16,8 @@ description:
   - Returns the node's current network state in nmstate's schema, in full or as its running
     configuration only, optionally filtered by interface names or globs and by types.
   - Also sets it as the fact C(nmstate), so later tasks can use C(ansible_facts.nmstate).
+  - Also returns the version of the NetworkManager that runs on the node, as
+    kubernetes-nmstate reports it in a NodeNetworkState's C(hostNetworkManagerVersion).
 author:
   - nodenet.nmstate developers (@nodenet)
 requirements:
@@ -117,6 +119,15 @@ nmstate_version:
   description: The version of nmstate on the node.
   returned: success
   type: str
+network_manager_version:
+  description:
+    - The version of the NetworkManager that runs on the node, as C(NetworkManager --version)
+      prints it (at most 64 characters).
+    - An empty string where no NetworkManager runs (a kernel-only node, even with
+      NetworkManager installed), or where it printed no version.
+  returned: success
+  type: str
+  sample: 1.42.4
 error_category:
   description: On failure, what kind of failure it was (see M(nodenet.nmstate.nmstate_apply)).
   returned: failure

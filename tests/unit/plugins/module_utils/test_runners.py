@@ -96,11 +96,14 @@ def end(runner, module):
 
 @pytest.fixture
 def client(monkeypatch):
-    """The client every runner finds; where NetworkManager runs is decided by each test."""
+    """The client every runner finds; where NetworkManager runs is decided by each test
+    (nmstate's mode by kernel_only; info's version lookup sees none unless a test says so, not
+    the processes of the machine running the tests)."""
     fake = FakeClient()
     for runner in (apply_runner, info_runner, transaction_runner):
         monkeypatch.setattr(runner, "find_client", lambda module, prefer: fake)
     monkeypatch.setattr(transaction_runner, "find_nmstatectl", lambda module: fake)
+    monkeypatch.setattr(info_runner, "network_manager_running", lambda: False)
     return fake
 
 
@@ -188,6 +191,67 @@ def test_info_filters_the_state_and_sets_the_fact(client):
     assert ended.result["state"]["interfaces"] == []
     assert ended.result["ansible_facts"] == {"nmstate": ended.result["state"]}
     assert ended.result["mode"] == "kernel-only" and ended.result["changed"] is False
+
+
+class VersionModule(FakeModule):
+    """A FakeModule whose node has NetworkManager at `path`, printing `out` for --version."""
+
+    def __init__(self, path="/usr/sbin/NetworkManager", out="1.42.4\n", rc=0, **params):
+        FakeModule.__init__(self, info_runner, **params)
+        self.path, self.out, self.rc, self.commands = path, out, rc, []
+
+    def get_bin_path(self, name, opt_dirs=None):
+        return self.path if name == "NetworkManager" else None
+
+    def run_command(self, args, environ_update=None):
+        self.commands.append(args)
+        return self.rc, self.out, ""
+
+
+def test_info_reports_the_running_network_managers_version(client, monkeypatch):
+    monkeypatch.setattr(info_runner, "network_manager_running", lambda: True)
+    module = VersionModule(kernel_only=False)
+    ended = end(info_runner, module)
+    assert ended.result["network_manager_version"] == "1.42.4"
+    assert module.commands == [["/usr/sbin/NetworkManager", "--version"]]
+
+
+def test_a_node_that_does_not_run_network_manager_reports_no_version(client, monkeypatch):
+    # The binary is there (nodes may share it), but no NetworkManager process runs.
+    monkeypatch.setattr(info_runner, "network_manager_running", lambda: False)
+    module = VersionModule(kernel_only=True)
+    assert end(info_runner, module).result["network_manager_version"] == ""
+    assert module.commands == [], "nothing is run where NetworkManager does not run"
+
+
+@pytest.mark.parametrize(
+    "path, out, rc",
+    [(None, "", 0), ("/usr/sbin/NetworkManager", "1.42.4\n", 1)],
+    ids=["not found", "failed"],
+)
+def test_a_network_manager_that_gives_no_version_reports_none(client, monkeypatch, path, out, rc):
+    monkeypatch.setattr(info_runner, "network_manager_running", lambda: True)
+    ended = end(info_runner, VersionModule(path=path, out=out, rc=rc, kernel_only=False))
+    assert ended.result["network_manager_version"] == ""
+
+
+@pytest.mark.parametrize(
+    "out, version",
+    [
+        ("1.42.4\n", "1.42.4"),
+        ("1.46.0-20.el9_4\n", "1.46.0-20.el9_4"),
+        ("  1.48.10~rc1\nsecond line\n", "1.48.10~rc1"),
+        ("1." + "9" * 200, "1." + "9" * 62),
+        ("", ""),
+        ("NetworkManager 1.42.4", ""),
+        ("1.42.4; rm -rf /", ""),
+        ("{{ lookup('pipe', 'id') }}", ""),
+        ("1.42.4 \x1b[31m", ""),
+    ],
+)
+def test_only_a_short_version_string_is_taken_from_what_the_node_prints(out, version):
+    assert info_runner.version_string(out) == version
+    assert len(info_runner.version_string(out)) <= info_runner.VERSION_LIMIT
 
 
 def test_info_failure_says_which_mode(monkeypatch):
