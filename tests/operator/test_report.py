@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from fakes import STATE as REPORTED
-from fakes import FakeApi, FakeRuns, node
+from fakes import FakeApi, FakeRuns, merge_patch, node
 from nmstate_operator import locks, playbooks
 from nmstate_operator.nns import report as reporting
 from nmstate_operator.nodes import NodeView
@@ -19,8 +19,12 @@ def nns(status=None, generation=1):
     return {"metadata": {"name": "node01", "generation": generation}, "status": status or {}}
 
 
-def reported(state=STATE, version="2.2.62"):
-    report = {"current_state": state, "nmstate_version": version}
+def reported(state=STATE, version="2.2.62", network_manager=""):
+    report = {
+        "current_state": state,
+        "nmstate_version": version,
+        "network_manager_version": network_manager,
+    }
     return report_outcome(HostOutcome(facts={"nmstate_report": report}))
 
 
@@ -47,6 +51,45 @@ def test_a_changed_state_or_version_needs_a_write():
     newer = reporting.status_for(reported(version="2.2.63"), nns(previous))
     assert reporting.needs_write(previous, newer)
     assert not reporting.needs_write(previous, reporting.status_for(reported(), nns(previous)))
+
+
+def test_a_network_manager_node_reports_its_version_and_a_kernel_only_node_none():
+    with_network_manager = reporting.status_for(reported(network_manager="1.42.4"), nns())
+    assert with_network_manager["hostNetworkManagerVersion"] == "1.42.4"
+    kernel_only = reporting.status_for(reported(), nns())
+    assert kernel_only["hostNetworkManagerVersion"] is None
+    assert "hostNetworkManagerVersion" not in merge_patch({}, kernel_only), "no field at all"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "1.42.4\n",
+        "1.42.4; id",
+        "{{ lookup('pipe', 'id') }}",
+        "NetworkManager 1.42.4",
+        "1." + "9" * 63,
+        ["1.42.4"],
+        42,
+        None,
+    ],
+)
+def test_a_network_manager_version_that_is_no_short_version_string_is_not_written(answer):
+    status = reporting.status_for(reported(network_manager=answer), nns())
+    assert status["hostNetworkManagerVersion"] is None
+
+
+def test_a_changed_network_manager_version_alone_needs_a_write_and_removes_a_stale_one():
+    previous = merge_patch({}, reporting.status_for(reported(network_manager="1.42.4"), nns()))
+    same = reporting.status_for(reported(network_manager="1.42.4"), nns(previous))
+    assert not reporting.needs_write(previous, same)
+    upgraded = reporting.status_for(reported(network_manager="1.46.0"), nns(previous))
+    assert reporting.needs_write(previous, upgraded)
+    stopped = reporting.status_for(reported(), nns(previous))  # NetworkManager no longer runs
+    assert reporting.needs_write(previous, stopped)
+    after = merge_patch(previous, stopped)
+    assert "hostNetworkManagerVersion" not in after
+    assert not reporting.needs_write(after, reporting.status_for(reported(), nns(after)))
 
 
 def test_an_unreachable_node_is_failing_once_and_keeps_its_last_state():

@@ -4,6 +4,7 @@ and when to report (every node per interval, applied nodes at once)."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
@@ -14,6 +15,19 @@ from ..playbooks import HOST_KEY_REASON, Playbooks, ReportOutcome
 from ..status import canonical, nns_conditions, now, same_conditions, true_conditions
 
 log = logging.getLogger(__name__)
+
+# What the report role says the node runs is the node's word: only a short version string is
+# written (the CRD allows 64 characters), anything else as no version.
+NETWORK_MANAGER_VERSION = re.compile(r"[0-9][0-9A-Za-z.+~_-]{0,63}")
+# Fields compared between reports besides the state; a change of any alone is written.
+VERSION_FIELDS = ("handlerNmstateVersion", "hostNetworkManagerVersion")
+
+
+def host_network_manager_version(report: dict) -> str | None:
+    """The node's NetworkManager version from its report; None where it runs none (kernel-only
+    nodes), which a merge patch turns into no field, as kubernetes-nmstate omits it empty."""
+    value = report.get("network_manager_version")
+    return value if isinstance(value, str) and NETWORK_MANAGER_VERSION.fullmatch(value) else None
 
 
 def status_for(outcome: ReportOutcome, nns: dict) -> dict:
@@ -26,6 +40,7 @@ def status_for(outcome: ReportOutcome, nns: dict) -> dict:
         return {
             "currentState": outcome.report["current_state"],
             "handlerNmstateVersion": outcome.report["nmstate_version"],
+            "hostNetworkManagerVersion": host_network_manager_version(outcome.report),
             "lastSuccessfulUpdateTime": now(),
             "conditions": nns_conditions(conditions, generation, last_apply),
         }
@@ -44,7 +59,7 @@ def needs_write(previous: dict, new: dict) -> bool:
     if "currentState" not in new:
         return False
     state_changed = canonical(previous.get("currentState")) != canonical(new["currentState"])
-    return state_changed or previous.get("handlerNmstateVersion") != new["handlerNmstateVersion"]
+    return state_changed or any(previous.get(key) != new.get(key) for key in VERSION_FIELDS)
 
 
 def report_round(
