@@ -22,7 +22,7 @@ from .nncp import step
 from .nncp.scheduler import Scheduler
 from .nns import apply as nns_apply
 from .nns import report
-from .nodes import NodeView, labels_of, lookup, snapshot
+from .nodes import NodeView, labels_of, lookup, refresh_forced, snapshot
 from .playbooks import Playbooks
 from .runs import inventory_name
 
@@ -32,14 +32,18 @@ log = logging.getLogger(__name__)
 @kopf.index("nodes")
 async def nodes_by_name(name: str, body: kopf.Body, memo: kopf.Memo, **_) -> dict:
     """Each Node as a NodeView; a change of what rollouts depend on (labels, readiness,
-    address) wakes them, heartbeats alone do not. Async, so that it runs in the event loop
-    with the scheduler (kopf runs sync handlers in threads); kopf stores the new view before
-    anything else runs, so the steps it wakes see it."""
+    address) wakes them, heartbeats alone do not. A new value of the force-refresh label has
+    the node reported at once. Async, so that it runs in the event loop with the scheduler
+    (kopf runs sync handlers in threads); kopf stores the new view before anything else runs,
+    so the steps it wakes see it."""
     view = NodeView.from_node(body, memo.config.address_type)
     if not memo.config.node_selector.matches(view.label_map()):
         view = None  # not ours: an empty result takes it out of the index
-    if lookup(memo.nodes_by_name, name) != view:
+    previous = lookup(memo.nodes_by_name, name)
+    if previous != view:
         memo.scheduler.wake_all()
+    if refresh_forced(previous, view):
+        memo.reports.request([name])
     return {name: view} if view is not None else {}
 
 

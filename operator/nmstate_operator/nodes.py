@@ -111,6 +111,20 @@ class NodeSelector:
         )
 
 
+# Set (or changed) on a Node, it has that node reported at once instead of at the next interval.
+FORCE_REFRESH_LABEL = "nmstate.io/force-nns-refresh"
+
+
+def refresh_forced(previous: NodeView | None, view: NodeView | None) -> bool:
+    """Whether a Node's new view asks for a report now: the refresh label added or given a new
+    value (kubernetes-nmstate's shouldForceRefresh rule). Its removal does not, nor does a Node
+    seen for the first time: the first round, or its new NNS, reports it anyway."""
+    if previous is None or view is None:
+        return False
+    value = view.label_map().get(FORCE_REFRESH_LABEL)
+    return value is not None and value != previous.label_map().get(FORCE_REFRESH_LABEL)
+
+
 def labels_of(node: Mapping) -> dict[str, str]:
     return dict(node_summary(node)["labels"])
 

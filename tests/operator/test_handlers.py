@@ -8,7 +8,7 @@ from fakes import Config, FakeApi
 from nmstate_operator import handlers
 from nmstate_operator.nns import apply as nns_apply
 from nmstate_operator.nns.report import ReportRequests
-from nmstate_operator.nodes import NodeSelector
+from nmstate_operator.nodes import FORCE_REFRESH_LABEL, NodeSelector, NodeView, refresh_forced
 
 
 class FakeScheduler:
@@ -64,6 +64,63 @@ def test_only_what_rollouts_depend_on_wakes_them(memo):
     index(memo, node_body(labels={"role": "y"}, ready="False"))
     index(memo, node_body(labels={"role": "y"}, ready="False", address="10.0.0.2"))
     assert memo.scheduler.woken_all == 4
+
+
+class RecordingReports:
+    def __init__(self):
+        self.requested = []
+
+    def request(self, nodes=None):
+        self.requested.append(nodes)
+
+
+def refresh(value):
+    """A Node's labels with the force-refresh label at `value` (None: without it)."""
+    return {"role": "x", **({FORCE_REFRESH_LABEL: value} if value is not None else {})}
+
+
+def test_a_new_force_refresh_value_reports_the_node_at_once_and_nothing_else_does(memo):
+    memo.reports = RecordingReports()
+    index(memo, node_body(labels=refresh("1")))  # first seen: the first round reports it
+    index(memo, node_body(labels=refresh("1"), heartbeat="t2"))
+    index(memo, node_body(labels={**refresh("1"), "other": "label"}))
+    index(memo, node_body(labels={**refresh("1"), "other": "label"}, ready="False"))
+    assert memo.reports.requested == []
+    index(memo, node_body(labels=refresh("2")))
+    index(memo, node_body(labels=refresh("2"), heartbeat="t3"))
+    assert memo.reports.requested == [["n1"]]
+    index(memo, node_body(labels=refresh(None)))  # removed: nothing to do
+    assert memo.reports.requested == [["n1"]]
+    index(memo, node_body(labels=refresh("2")))  # added again, even with its old value
+    assert memo.reports.requested == [["n1"], ["n1"]]
+
+
+def test_a_force_refresh_on_a_node_outside_the_node_selector_reports_nothing(memo):
+    memo.reports = RecordingReports()
+    memo.config.node_selector = NodeSelector.parse("role=x")
+    index(memo, node_body(labels={"role": "infra", FORCE_REFRESH_LABEL: "1"}))
+    index(memo, node_body(labels={"role": "infra", FORCE_REFRESH_LABEL: "2"}))
+    assert memo.reports.requested == [] and memo.nodes_by_name == {}
+
+
+@pytest.mark.parametrize(
+    "before, after, forced",
+    [
+        (None, "1", True),  # added
+        ("1", "2", True),  # changed
+        ("1", "1", False),  # unchanged (a heartbeat, another label)
+        ("1", None, False),  # removed
+        (None, None, False),
+        ("1", "", True),  # an empty value is a value
+    ],
+)
+def test_refresh_is_forced_by_the_labels_new_value_only(before, after, forced):
+    def view(value):
+        return NodeView.from_node(node_body(labels=refresh(value)), "InternalIP")
+
+    assert refresh_forced(view(before), view(after)) is forced
+    assert refresh_forced(None, view(after)) is False, "a Node seen for the first time"
+    assert refresh_forced(view(before), None) is False, "a Node gone or deselected"
 
 
 def test_a_new_node_gets_its_nns_once_and_is_reported(memo):
