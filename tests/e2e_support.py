@@ -63,9 +63,10 @@ def enactments(api, policy):
 
 
 def create_policy(
-    api, name, selector, desired_state, max_unavailable=None, capture=None, probes=None
+    api, name, selector, desired_state, max_unavailable=None, capture=None, probes=None, **more
 ):
-    spec = {"nodeSelector": selector, "desiredState": desired_state}
+    """`more`: other spec fields as they are spelled in the spec (dryRun, after, priority...)."""
+    spec = {"nodeSelector": selector, "desiredState": desired_state, **more}
     if capture is not None:
         spec["capture"] = capture
     if probes is not None:

@@ -20,9 +20,11 @@ log = logging.getLogger(__name__)
 
 APPLY = "nodenet.nmstate.apply"
 VERIFY = "nodenet.nmstate.verify"
+DRY_RUN = "nodenet.nmstate.dry_run"
 REPORT = "nodenet.nmstate.report"
 APPLY_FACT = "nmstate_apply_result"
 VERIFY_FACT = "nmstate_verify_result"
+DRY_RUN_FACT = "nmstate_dry_run_result"
 REPORT_FACT = "nmstate_report"
 STATE_VARIABLE = "nmstate_desired_state"  # reaches the playbook as nmstate_desired_state_file
 
@@ -35,6 +37,7 @@ HOST_KEY_REASON = "HostKeyRejected"
 STATUS_MESSAGE_LIMIT = 2000  # conditions and status messages keep the end, where causes are
 REPORT_MESSAGE_LIMIT = 1000
 RUN_TAIL_LIMIT = 500
+DIFF_TEXT_LIMIT = 8000  # each side of a dry run's diff in an enactment
 
 
 def cut(message: str, limit: int = STATUS_MESSAGE_LIMIT) -> str:
@@ -63,6 +66,38 @@ class VerifyOutcome:
     unreachable: bool
     message: str = ""
     host_key_rejected: bool = False
+
+
+@dataclass
+class DryRunOutcome:
+    """What the dry-run playbook found on one node."""
+
+    accepted: bool
+    changed: bool = False
+    message: str = ""
+    before: str = ""
+    after: str = ""
+    differences: dict | None = None
+    validated_by_nmstate: bool = False
+    rendered_state: dict | None = None
+    unreachable: bool = False
+    host_key_rejected: bool = False
+
+    def as_status(self, generation: int) -> dict:
+        """The enactment's status.dryRun: bounded, and keyed by the generation it checked."""
+        status = {
+            "generation": generation,
+            "accepted": self.accepted,
+            "wouldChange": self.changed,
+            "validatedByNmstate": self.validated_by_nmstate,
+            "diff": {
+                "before": self.before[:DIFF_TEXT_LIMIT],
+                "after": self.after[:DIFF_TEXT_LIMIT],
+            },
+        }
+        if self.message:
+            status["message"] = cut(self.message)
+        return status
 
 
 @dataclass
@@ -114,6 +149,29 @@ def verify_outcome(outcome: HostOutcome | None) -> VerifyOutcome:
     facts = outcome.facts.get(VERIFY_FACT) or {}
     in_place = outcome.ok and facts.get("in_place") in TRUE_STRINGS
     return VerifyOutcome(in_place, outcome.unreachable, "; ".join(outcome.failures))
+
+
+def dry_run_outcome(outcome: HostOutcome | None) -> DryRunOutcome:
+    if outcome is None:
+        return DryRunOutcome(False, message="the node was not part of the run", unreachable=True)
+    if outcome.host_key_rejected:
+        return DryRunOutcome(False, message=host_key_message(outcome), host_key_rejected=True)
+    facts = outcome.facts.get(DRY_RUN_FACT)
+    if not isinstance(facts, dict):
+        message = "; ".join(outcome.failures) or "the dry run reported nothing"
+        return DryRunOutcome(False, message=cut(message), unreachable=outcome.unreachable)
+    differences = facts.get("differences")
+    rendered = facts.get("rendered_state")
+    return DryRunOutcome(
+        accepted=facts.get("accepted") in TRUE_STRINGS,
+        changed=facts.get("changed") in TRUE_STRINGS,
+        message=str(facts.get("msg") or ""),
+        before=str(facts.get("before") or ""),
+        after=str(facts.get("after") or ""),
+        differences=differences if isinstance(differences, dict) else None,
+        validated_by_nmstate=facts.get("validated_by_nmstate") in TRUE_STRINGS,
+        rendered_state=rendered if isinstance(rendered, dict) else None,
+    )
 
 
 def report_outcome(outcome: HostOutcome | None) -> ReportOutcome:
@@ -177,6 +235,13 @@ class Playbooks:
         """Whether `state` is in place (after the node's running transaction, if any, ends)."""
         result = self._run(VERIFY, nodes, purpose, state, limit, dict(record, kind="verify"))
         return {node: verify_outcome(result.hosts.get(node)) for node in result.hosts}
+
+    def dry_run(
+        self, nodes: dict[str, str], state: dict, purpose: str, record: dict, limit=None
+    ) -> dict[str, DryRunOutcome]:
+        """Whether nmstate accepts `state` on each node, and what it would change there."""
+        result = self._run(DRY_RUN, nodes, purpose, state, limit, dict(record, kind="dry-run"))
+        return {node: dry_run_outcome(result.hosts.get(node)) for node in result.hosts}
 
     def report(self, nodes: dict[str, str]) -> dict[str, ReportOutcome]:
         result = self._recorded(

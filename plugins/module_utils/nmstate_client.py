@@ -324,6 +324,11 @@ class NmstatectlClient(_Client):
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
+    def validate(self, desired, current):
+        """nmstate's own check of `desired` against the `current` state (nmstatectl validate):
+        raises NmstateError with nmstate's reason when it would refuse the state."""
+        self._with_files(["validate", "-q", "-c"], current, desired)
+
     def gen_revert(self, desired, current):
         """nmstate's revert state for `desired` (nmstatectl gr), given the `current` state.
 

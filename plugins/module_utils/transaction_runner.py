@@ -15,6 +15,7 @@ import os
 from ansible_collections.nodenet.nmstate.plugins.module_utils import (
     nmstate_kernel_limits as kernel_limits,
 )
+from ansible_collections.nodenet.nmstate.plugins.module_utils.apply_runner import as_yaml
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
     NODE_ARGUMENT_SPEC,
     find_client,
@@ -35,9 +36,11 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes imp
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import (
     check_shape,
+    predicted,
     secret_values,
     split_policy,
     strip_volatile,
+    touched,
     unsatisfied,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_transaction import (
@@ -143,10 +146,7 @@ def transact(module, kernel_only, inputs, reported):
         if kernel_only:
             kernel_limits.check(desired, client.show(kernel_only=True))
         if module.check_mode:
-            pending = unsatisfied(desired, strip_volatile(client.show(kernel_only=kernel_only)))
-            return dict(
-                changed=bool(pending), differences=pending, applied=False, rolled_back=False
-            )
+            return predict(module, client, find_nmstatectl(module), desired, kernel_only)
         return transaction.run(
             desired,
             params["probes"],
@@ -155,6 +155,30 @@ def transact(module, kernel_only, inputs, reported):
             api_server,
             params["skip_probes"],
         )
+
+
+def predict(module, client, nmstatectl, desired, kernel_only):
+    """Check mode: whether nmstate accepts `desired` here, and what it would change (with
+    --diff, the touched running configuration before and after). Raises NmstateError when
+    nmstate refuses the state."""
+    current = client.show(kernel_only=kernel_only)
+    validated = nmstatectl is not None
+    if validated:
+        nmstatectl.validate(desired, current)
+    pending = unsatisfied(desired, strip_volatile(current))
+    result = dict(
+        changed=bool(pending),
+        differences=pending,
+        applied=False,
+        rolled_back=False,
+        accepted=True,
+        validated_by_nmstate=validated,
+    )
+    if module._diff:
+        before = touched(client.show(running_config=True, kernel_only=kernel_only), desired)
+        after = predicted(before, desired) if pending else before
+        result["diff"] = {"before": as_yaml(before), "after": as_yaml(after)}
+    return result
 
 
 PAYLOAD_NAME = "AnsiballZ_nmstate_transaction.py"

@@ -49,9 +49,13 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Checks every option, probes included, then predicts the change; applies nothing.
+    details: >-
+      Checks every option, probes included, asks nmstate whether it accepts the state
+      (C(nmstatectl validate) against the node's current state, when nmstatectl is there), then
+      predicts the change; applies nothing. A state nmstate refuses fails the task.
   diff_mode:
-    support: none
+    support: partial
+    details: In check mode, the running configuration of what the state touches, before and as predicted after.
   platform:
     support: full
     platforms: posix
@@ -156,6 +160,18 @@ changed:
   description: The node's running configuration differs after the change.
   returned: always
   type: bool
+differences:
+  description: In check mode, what in the desired state the node does not have yet (empty when it is in place).
+  returned: check mode
+  type: dict
+accepted:
+  description: In check mode, nmstate and the module's own checks accept the state (a refused state fails instead).
+  returned: check mode
+  type: bool
+validated_by_nmstate:
+  description: In check mode, whether C(nmstatectl validate) took part (it needs nmstatectl on the node).
+  returned: check mode
+  type: bool
 rolled_back:
   description: The change was undone on the node.
   returned: always
@@ -202,8 +218,10 @@ checkpoint:
   returned: in NetworkManager mode
   type: str
 revert_state:
-  description: The state the kernel-mode watchdog would apply to undo the change.
-  returned: in kernel-only mode
+  description:
+    - nmstate's revert state for the change (C(nmstatectl gr)), completed with the addresses and routes it leaves out.
+    - In kernel-only mode the watchdog applies it to roll back; in NetworkManager mode it is only returned, for undoing the change later.
+  returned: when nmstatectl is on the node (always in kernel-only mode)
   type: dict
 error_category:
   description: On failure, the kind of failure (see M(nodenet.nmstate.nmstate_apply)); V(invalid_argument) also for options refused before the node is touched.

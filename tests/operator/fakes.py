@@ -164,7 +164,23 @@ class FakeRuns:
         self.runs.append((playbook, targets, dict(options.get("record") or {})))
         self.data.append(copy.deepcopy(data_files))
         self.settings.append(copy.deepcopy(options.get("settings")))
+        if playbook == "nodenet.nmstate.dry_run":
+            return RunResult("successful", 0, {name: self.dry_run(name) for name in targets})
         return RunResult("successful", 0, {name: self.host(name) for name in targets})
+
+    def dry_run(self, name):
+        outcome = self.outcomes.get(name, "applied")
+        if outcome in ("unreachable", "host key changed"):
+            return self.host(name)
+        result = {
+            "accepted": outcome == "applied",
+            "changed": True,
+            "before": "interfaces: []\n",
+            "after": "interfaces:\n- name: br1\n",
+            "validated_by_nmstate": True,
+            "msg": "" if outcome == "applied" else outcome,
+        }
+        return HostOutcome(facts={"nmstate_dry_run_result": result})
 
     def host(self, name):
         outcome = self.outcomes.get(name, "applied")

@@ -207,3 +207,15 @@ def test_an_order_cycle_is_refused_with_its_path(two_policies):
         "InvalidOrder",
         "spec.after forms a cycle: p -> q -> p",
     )
+
+
+def test_after_naming_a_policy_not_created_yet_waits_for_it(two_policies):
+    api, runs, settle, _ = two_policies
+    api.policy["spec"]["after"] = ["q"]
+    assert settle.once("p") == step.ORDER_WAIT_SECONDS
+    assert true_condition(api, "n1.p")["message"] == (
+        "waiting for policy q (not created yet), which comes before this one"
+    )
+    api.add_policy("q", bridge("br0"), after=[])
+    settle("q", "p")
+    assert [record["policy"] for _, _, record in runs.runs] == ["q", "p"]

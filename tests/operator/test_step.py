@@ -320,3 +320,39 @@ def test_a_rebooted_node_still_booting_is_checked_again_not_configured_again(clu
         playbooks.VERIFY,
     ]
     assert available(api, "n1.p")[1]["bootID"] == "boot-2"
+
+
+def test_a_dry_run_checks_every_node_at_once_and_changes_nothing(cluster):
+    api, runs, rollout = cluster(
+        [node(f"n{i}", boot_id="boot-1") for i in range(1, 4)],
+        outcomes={"n3": "interfaces: invalid IP address syntax"},
+    )
+    api.policy["spec"]["dryRun"] = True
+    rollout.until_idle()
+    assert [(playbook, limit) for playbook, limit, _ in runs.runs] == [
+        (playbooks.DRY_RUN, ["n1", "n2", "n3"])
+    ], "one run over all nodes despite maxUnavailable 1"
+    status = api.enactments["n1.p"]["status"]
+    assert status["dryRun"]["accepted"] is True and status["dryRun"]["generation"] == 1
+    assert status["dryRun"]["diff"]["after"] == "interfaces:\n- name: br1\n"
+    assert "bootID" not in status, "a reboot has nothing to redo after a dry run"
+    held = next(c for c in status["conditions"] if c["status"] == "True")
+    assert (held["type"], held["reason"]) == ("Available", "DryRunSucceeded")
+    failing = next(
+        c for c in api.enactments["n3.p"]["status"]["conditions"] if c["status"] == "True"
+    )
+    assert (failing["type"], failing["reason"]) == ("Failing", "DryRunFailed")
+    assert "invalid IP address syntax" in failing["message"]
+    degraded = policy_condition(api, "Degraded")
+    assert (degraded["reason"], degraded["message"]) == (
+        "DryRunFailed",
+        "1/3 nodes failed the dry run",
+    )
+    # Turning the dry run off applies the same state, in batches again.
+    api.policy["spec"]["dryRun"] = False
+    api.policy["metadata"]["generation"] = 2
+    runs.outcomes = {}
+    rollout.until_idle()
+    assert [playbook for playbook, _, _ in runs.runs[1:]] == [playbooks.APPLY] * 3
+    assert runs.data[-1] == {"nmstate_desired_state": api.policy["spec"]["desiredState"]}
+    assert policy_condition(api, "Available")["reason"] == "SuccessfullyConfigured"

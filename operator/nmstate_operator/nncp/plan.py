@@ -200,3 +200,22 @@ def policy_summary(phases: dict[str, str], not_ready: int = 0) -> dict:
         return _summary("Degraded", "FailedToConfigure", message + ignored)
     message = f"{available}/{total} nodes successfully configured"
     return _summary("Available", "SuccessfullyConfigured", message + ignored)
+
+
+DRY_RUN_WORDS = {
+    "SuccessfullyConfigured": ("DryRunSucceeded", "successfully configured", "passed the dry run"),
+    "FailedToConfigure": ("DryRunFailed", "failed to configure", "failed the dry run"),
+    "ConfigurationProgressing": (
+        "DryRunProgressing",
+        "Policy is progressing",
+        "Dry run is progressing",
+    ),
+}
+
+
+def as_dry_run(summary: dict) -> dict:
+    """A policy summary in a dry run's words (no node was configured)."""
+    if summary["reason"] not in DRY_RUN_WORDS:
+        return summary
+    reason, old, new = DRY_RUN_WORDS[summary["reason"]]
+    return dict(summary, reason=reason, message=summary["message"].replace(old, new))

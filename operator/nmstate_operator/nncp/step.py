@@ -23,7 +23,14 @@ from ..config import Config
 from ..names import POLICY_LABEL, enactment_name, enactment_node
 from ..nodes import NodeView
 from ..outcomes import Decision
-from ..playbooks import ApplyOutcome, Playbooks, VerifyOutcome, cut, policy_data
+from ..playbooks import (
+    ApplyOutcome,
+    DryRunOutcome,
+    Playbooks,
+    VerifyOutcome,
+    cut,
+    policy_data,
+)
 from ..status import (
     enactment_conditions,
     now,
@@ -74,14 +81,18 @@ class Rollout:
         nodes: dict[str, NodeView],
         others: dict[str, dict] | None = None,
         order: relations.Order | None = None,
+        existing: set[str] | None = None,
     ) -> None:
         self.ctx = ctx
         self.policy = policy
         self.name = policy["metadata"]["name"]
         self.generation = policy["metadata"]["generation"]
         self.spec = policy.get("spec") or {}
+        self.dry_run = self.spec.get("dryRun") is True
         self.others = others or {}
         self.order = order or relations.Order({self.name: policy, **self.others})
+        # Every policy's name, valid or not: `after` may name one not created yet.
+        self.existing = existing if existing is not None else {self.name, *self.others}
         self._all_enactments: list[dict] | None = None
         selector = self.spec.get("nodeSelector")
         self.selected = {n: v for n, v in nodes.items() if v.selected_by(selector)}
@@ -137,16 +148,13 @@ class Rollout:
         self.notice_returns()
         waiting = self.notice_reboots()
         self.notice_conflicts()
-        held = self.waiting_for_earlier()
+        held = set() if self.dry_run else self.waiting_for_earlier()
         if held:
             waiting = ORDER_WAIT_SECONDS if waiting is None else min(waiting, ORDER_WAIT_SECONDS)
+        # A dry run changes no node, so it checks them all at once.
+        limit = "100%" if self.dry_run else self.spec.get("maxUnavailable")
         the_plan = planning.plan(
-            self.ready,
-            self.enactments,
-            self.generation,
-            self.spec.get("maxUnavailable"),
-            utcnow(),
-            held,
+            self.ready, self.enactments, self.generation, limit, utcnow(), held
         )
         next_due = the_plan.wait_seconds
         if waiting is not None:
@@ -228,14 +236,16 @@ class Rollout:
                 self.set_enactment(node, "Pending", "ConflictResolved", message)
 
     def earlier_unsettled(self, node: str) -> list[str]:
-        """Policies that come before this one on `node` and still have work to do there."""
+        """Policies that come before this one on `node` and still have work to do there, and
+        those spec.after names that do not exist yet (created later, they go first)."""
+        missing = [n for n in relations.after_of(self.policy) if n not in self.existing]
         earlier = {
             name: other
             for name, other in self.others_on(node).items()
             if self.order.before(name, self.name)
         }
         if not earlier:
-            return []
+            return [f"{name} (not created yet)" for name in missing]
         theirs = {
             policy_of(e): e
             for e in self.all_enactments()
@@ -249,7 +259,7 @@ class Rollout:
                 unsettled_ones.append(name)
             elif phase == planning.CONFLICTING and self.name in conflict_partners(theirs[name]):
                 unsettled_ones.append(name)  # its conflict with this one is over: it goes first
-        return unsettled_ones
+        return unsettled_ones + [f"{name} (not created yet)" for name in missing]
 
     def waiting_for_earlier(self) -> set[str]:
         """Pending nodes where a policy that comes before this one is still on its way: they
@@ -263,6 +273,8 @@ class Rollout:
                 continue
             held.add(node)
             message = f"waiting for policy {', '.join(earlier)}, which comes before this one"
+            if len(earlier) > 1:
+                message = f"waiting for policies {', '.join(earlier)}, which come before this one"
             status = self.enactments[node].get("status") or {}
             current = true_conditions(status.get("conditions")).get("Pending", {})
             if current.get("message") != message:
@@ -394,6 +406,8 @@ class Rollout:
                     self.mark_progressing(node, verify, desired)
             if verify:
                 return self.record_verified(self.run_playbook(held, verify=True), after_reboot)
+            if self.dry_run:
+                return self.record_dry_run(self.run_playbook(held, verify=False))
             outcomes_by_node = self.run_playbook(held, verify=False)
             self.ctx.applied(held)
             return self.record_applied(outcomes_by_node)
@@ -401,6 +415,8 @@ class Rollout:
     def mark_progressing(self, node: str, verify: bool, desired: dict) -> None:
         if verify:
             message = "checking the outcome of a run cut off by an operator restart"
+        elif self.dry_run:
+            message = f"dry run of generation {self.generation}: checking, changing nothing"
         else:
             message = f"applying generation {self.generation} of the policy"
         retries = self.retries(node)
@@ -412,7 +428,7 @@ class Rollout:
             desiredState=desired,
             retryCount=retries,
         )
-        if not verify:
+        if not verify and not self.dry_run:
             self.enactment_event(
                 node,
                 "ConfigurationProgressing",
@@ -427,6 +443,8 @@ class Rollout:
         purpose = f"nncp-{self.name}"
         if verify:
             return run(addresses, data, purpose, record, limit=nodes)
+        if self.dry_run:
+            return self.ctx.playbooks.dry_run(addresses, data, purpose, record, limit=nodes)
         return run(
             addresses, data, purpose, record, limit=nodes, probe_spec=self.spec.get("probes")
         )
@@ -450,6 +468,46 @@ class Rollout:
                 due.append(decision.retry_in)
             if decision.result == outcomes.APPLIED:
                 self.requeue_later(node)
+        return min(due) if due else 0
+
+    def record_dry_run(self, outcomes_by_node: dict[str, DryRunOutcome]) -> float | None:
+        """A dry run's findings: the diff and nmstate's verdict on each node, no bootID (a
+        reboot changes nothing a dry run did)."""
+        due = []
+        desired = self.spec.get("desiredState") or {}
+        for node, outcome in outcomes_by_node.items():
+            if outcome.unreachable or outcome.host_key_rejected:
+                unreached = ApplyOutcome(
+                    False,
+                    outcome.message,
+                    transient=outcome.unreachable,
+                    host_key_rejected=outcome.host_key_rejected,
+                )
+                decision = outcomes.record_outcome(
+                    EnactmentSink(self, node),
+                    unreached,
+                    self.retries(node),
+                    self.ctx.config.max_retries,
+                    applied="",
+                    event_message="",
+                )
+                if decision.retry_in is not None:
+                    due.append(decision.retry_in)
+                continue
+            found = {
+                "dryRun": outcome.as_status(self.generation),
+                "desiredState": outcome.rendered_state or desired,
+            }
+            if outcome.accepted:
+                change = (
+                    "it would change the node" if outcome.changed else "the node has it already"
+                )
+                message = f"dry run: nmstate accepts the state; {change} (nothing was applied)"
+                self.set_enactment(node, "Available", "DryRunSucceeded", message, **found)
+            else:
+                message = cut(f"dry run: the state would fail here: {outcome.message}")
+                self.set_enactment(node, "Failing", "DryRunFailed", message, **found)
+                self.enactment_event(node, "DryRunFailed", message, "Warning")
         return min(due) if due else 0
 
     def still_booting(self, node: str) -> bool:
@@ -525,6 +583,8 @@ class Rollout:
         finished = (planning.AVAILABLE, planning.FAILED, planning.ABORTED)
         counted = {n: p for n, p in phases.items() if n in self.ready or p in finished}
         summary = planning.policy_summary(counted, len(phases) - len(counted))
+        if self.dry_run:
+            summary = planning.as_dry_run(summary)
         previous = self.policy.get("status") or {}
         conditions = policy_conditions(summary, previous.get("conditions") or [])
         unchanged = (
@@ -669,7 +729,7 @@ def step(ctx: Context, name: str, nodes: dict[str, NodeView]) -> float | None:
         others = {
             n: p for n, p in valid.items() if n != name and in_effect(p) and not order.problem(n)
         }
-        return Rollout(ctx, policy, nodes, others, order).run()
+        return Rollout(ctx, policy, nodes, others, order, set(policies)).run()
     except Gone:
         log.info("policy %s was deleted during its rollout", name)
         return None

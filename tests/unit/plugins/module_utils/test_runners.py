@@ -87,6 +87,11 @@ class FakeClient:
         self.calls.append(("policy", policy))
         return policy["desiredState"]
 
+    def validate(self, desired, current):
+        self.calls.append(("validate", desired))
+        if self.fail:
+            raise self.fail
+
 
 def end(runner, module):
     with pytest.raises(Ended) as ended:
@@ -270,6 +275,26 @@ def test_transaction_in_check_mode_predicts_under_the_node_lock(client, locks):
     assert not ended.failed and ended.result["changed"] is True
     assert ended.result["applied"] is False and ended.result["mode"] == "kernel-only"
     assert locks == [60 + 3 * 20 + 60]
+    assert "apply" not in [c[0] for c in client.calls]
+
+
+def test_transaction_in_check_mode_asks_nmstate_and_shows_the_diff(client, locks):
+    module = FakeModule(
+        transaction_runner, check_mode=True, diff=True, state=ADDRESSED, kernel_only=True
+    )
+    ended = end(transaction_runner, module)
+    assert ended.result["accepted"] is True and ended.result["validated_by_nmstate"] is True
+    assert ("validate", ADDRESSED) in client.calls
+    assert "10.0.0.9" not in ended.result["diff"]["before"]
+    assert "10.0.0.9" in ended.result["diff"]["after"] and "eth1" in ended.result["diff"]["after"]
+
+
+def test_transaction_in_check_mode_fails_when_nmstate_refuses_the_state(client, locks):
+    client.fail = NmstateError("interfaces: invalid IP address syntax", "invalid_argument")
+    module = FakeModule(transaction_runner, check_mode=True, state=ADDRESSED, kernel_only=True)
+    ended = end(transaction_runner, module)
+    assert ended.failed
+    assert ended.result["msg"].endswith(": interfaces: invalid IP address syntax")
     assert "apply" not in [c[0] for c in client.calls]
 
 
