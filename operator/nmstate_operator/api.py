@@ -116,6 +116,20 @@ class Api:
         listed = self.custom.list_cluster_custom_object(GROUP, NNCP_VERSION, NNCP_PLURAL)
         return listed.get("items", [])
 
+    def set_policy_finalizers(self, policy: dict, finalizers: list[str]) -> dict:
+        """The policy's finalizers set to `finalizers`, if nobody changed the policy since it
+        was read (a conflict raises; the step runs again)."""
+        meta = policy["metadata"]
+        body = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
+        try:
+            return self.custom.patch_cluster_custom_object(
+                GROUP, NNCP_VERSION, NNCP_PLURAL, meta["name"], body
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise Gone(meta["name"]) from exc
+            raise
+
     def patch_policy_status(self, name: str, status: dict) -> dict:
         return self._patch_status(NNCP_VERSION, NNCP_PLURAL, NNCP_KIND, name, status)
 

@@ -46,6 +46,7 @@ class Config:
     api_server_endpoint: str = "auto"
     rollback_timeout: int = 60
     max_retries: int = 5
+    revert_timeout: int = 600
     peering: str | None = None
     priority: int = 0
     peering_lifetime: int = 60
@@ -110,6 +111,7 @@ FLAGS: tuple[tuple[str, object, str | None, str], ...] = (
     ("api-server-endpoint", str, "auto", "host:port for the api-server probe; auto; none"),
     ("rollback-timeout", int, "60", "seconds after which a node undoes an unconfirmed change"),
     ("max-retries", int, "5", "attempts on an unreachable node before its apply fails"),
+    ("revert-timeout", int, "600", "seconds a deleted policy's reverts may hold its deletion"),
     ("peering", str, None, "kopf peering object for leader election; none: standalone"),
     ("priority", priority, "0", "peering priority (highest runs); 'random'; 'oldest' leads"),
     ("peering-lifetime", int, "60", "seconds a silent peer is still counted as alive"),

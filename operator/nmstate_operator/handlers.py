@@ -146,8 +146,8 @@ async def policy_seen(event: dict, name: str, body: kopf.Body, memo: kopf.Memo, 
         and observed == body["metadata"].get("generation")
         and name in memo.scheduler.known
     )
-    if own_status_write:  # the step that wrote the status goes on by itself
-        return
+    if own_status_write and not body["metadata"].get("deletionTimestamp"):
+        return  # the step that wrote the status goes on by itself
     if name in memo.scheduler.known and observed != body["metadata"].get("generation"):
         memo.scheduler.wake_all()
     memo.scheduler.wake(name)

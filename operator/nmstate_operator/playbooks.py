@@ -58,6 +58,21 @@ class ApplyOutcome:
     # worth another attempt.
     transient: bool = False
     host_key_rejected: bool = False  # not worth another attempt until an admin acts
+    revert_state: dict | None = None  # nmstate's revert state for this change, when known
+    node_seconds: float | None = None  # the transaction on the node, start to end
+    run_seconds: float | None = None  # the whole run this node took part in
+    probes: list[str] | None = None  # the probes the change had to pass
+
+    def run_report(self, generation: int) -> dict:
+        """The enactment's status.lastRun: what one apply took, bounded."""
+        report: dict = {"generation": generation}
+        if self.node_seconds is not None:
+            report["nodeSeconds"] = self.node_seconds
+        if self.run_seconds is not None:
+            report["runSeconds"] = round(self.run_seconds, 2)
+        if self.probes is not None:
+            report["probes"] = self.probes[:20]
+        return report
 
 
 @dataclass
@@ -120,8 +135,11 @@ def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> 
     result = outcome.facts.get(APPLY_FACT) or {}
     rendered = result.get("rendered_state")
     rendered = rendered if isinstance(rendered, dict) else None
+    measured = run_measures(result, run)
     if outcome.ok and result.get("applied") in TRUE_STRINGS:
-        return ApplyOutcome(True, rendered_state=rendered)
+        revert = result.get("revert_state")
+        revert = revert if isinstance(revert, dict) else None
+        return ApplyOutcome(True, rendered_state=rendered, revert_state=revert, **measured)
     message = str(result.get("msg") or "; ".join(outcome.failures) or "")
     if not message and run is not None:
         tail = run.stdout_tail[-RUN_TAIL_LIMIT:]
@@ -134,7 +152,20 @@ def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> 
         failed_probe=probe if isinstance(probe, dict) else None,
         rendered_state=rendered,
         transient=not result and (outcome.unreachable or not outcome.failures),
+        **measured,
     )
+
+
+def run_measures(result: dict, run: RunResult | None) -> dict:
+    """How long the node's transaction and the run took, and the probes the change faced:
+    numbers and names only, whatever the node answered."""
+    total = (result.get("durations") or {}).get("total") if isinstance(result, dict) else None
+    probes = result.get("required_probes") if isinstance(result, dict) else None
+    return {
+        "node_seconds": float(total) if isinstance(total, int | float) else None,
+        "run_seconds": run.duration if run is not None else None,
+        "probes": [str(p)[:63] for p in probes] if isinstance(probes, list) else None,
+    }
 
 
 def host_key_message(outcome: HostOutcome) -> str:
@@ -225,7 +256,7 @@ class Playbooks:
         """Apply `state` safely (probes, rollback on the node) on `limit` (default: all nodes).
         `probe_spec` is a policy's spec.probes, already checked by probes.problem."""
         settings = probes.role_variables(probe_spec, self.config.probe_rules(), self.api_server())
-        record = dict(record, kind="apply")
+        record = dict({"kind": "apply"}, **record)
         result = self._run(APPLY, nodes, purpose, state, limit, record, settings)
         return {node: apply_outcome(result.hosts.get(node), result) for node in result.hosts}
 

@@ -248,7 +248,7 @@ class Transaction(object):
         if self.kernel_only:
             self._run_kernel(desired, current, running_before, required, result)
         else:
-            self._run_networkmanager(desired, running_before, required, result)
+            self._run_networkmanager(desired, current, running_before, required, result)
         if result["applied"]:
             running_after = self.client.show(running_config=True, kernel_only=self.kernel_only)
             result["changed"] = strip_volatile(running_before) != strip_volatile(running_after)
@@ -259,7 +259,22 @@ class Transaction(object):
     def _first_failure(self, outcomes):
         return next((o for o in outcomes if not o["passed"]), None)
 
-    def _run_networkmanager(self, desired, running, required, result):
+    def _revert_state(self, desired, current, running):
+        """nmstate's revert state for `desired`, completed from the running config (None
+        without nmstatectl): kernel mode's rollback, and what an operator stores to undo a
+        policy later."""
+        if self.nmstatectl is None:
+            return None
+        generated = self._timed("gen_revert", self.nmstatectl.gen_revert, desired, current)
+        return complete_revert(generated, running, desired)
+
+    def _run_networkmanager(self, desired, current, running, required, result):
+        try:
+            revert = self._revert_state(desired, current, running)
+        except NmstateError:
+            revert = None  # only for undoing later: NetworkManager's checkpoint guards this apply
+        if revert is not None:
+            result["revert_state"] = revert
         checkpoint = self._timed(
             "apply",
             self.client.apply,
@@ -291,8 +306,7 @@ class Transaction(object):
                 "state (gen-revert); install nmstatectl or use NetworkManager mode",
                 category="dependency",
             )
-        generated = self._timed("gen_revert", self.nmstatectl.gen_revert, desired, current)
-        revert = complete_revert(generated, running, desired)
+        revert = self._revert_state(desired, current, running)
         result["revert_state"] = revert
         watchdog = self.watchdog_factory(self.nmstatectl, revert, self.rollback_timeout)
         try:

@@ -83,9 +83,16 @@ def test_a_dry_run_shows_the_diff_on_three_nodes_changes_nothing_then_applies_th
         operator_process,
     )
     assert condition(policy, "Available")["message"] == "3/3 nodes successfully configured"
+    assert policy["status"]["enactmentCounts"] == {"available": 3}
     for node in three:
         assert "192.0.2.41/24" in node.run("ip -br addr show brdry").stdout
-        assert enactments(api, "e2e-dry")[node.name]["status"]["desiredState"] == state
+        status = enactments(api, "e2e-dry")[node.name]["status"]
+        assert status["desiredState"] == state
+        # The policy's report on each node: generation, time taken, probes, retries.
+        last = status["lastRun"]
+        assert last["generation"] == 2 and last["retries"] == 0
+        assert 0 < last["nodeSeconds"] <= last["runSeconds"], last
+        assert "controller" in last["probes"], last
 
 
 def test_a_dry_run_says_where_the_state_would_fail(lab, api, operator_process, cleanup):

@@ -122,6 +122,28 @@ class FakeApi:
         self.enactments[name] = merge_patch(self.enactments[name], {"status": status})
         return copy.deepcopy(self.enactments[name])
 
+    def set_policy_finalizers(self, policy, finalizers):
+        name = policy["metadata"]["name"]
+        target = self.others if name in self.others else None
+        current = target[name] if target is not None else self.policy
+        if current is None:
+            raise Gone(name)
+        current["metadata"]["finalizers"] = list(finalizers)
+        if not finalizers and current["metadata"].get("deletionTimestamp"):
+            # The API server deletes the policy, and its enactments with it.
+            if target is not None:
+                del target[name]
+            else:
+                self.policy = None
+            for key in [
+                k
+                for k, e in self.enactments.items()
+                if e["metadata"]["labels"][POLICY_LABEL] == name
+            ]:
+                del self.enactments[key]
+            return None
+        return copy.deepcopy(current)
+
     def patch_policy_status(self, name, status):
         self.status_writes.append(status)
         if name in self.others:

@@ -356,3 +356,21 @@ def test_a_dry_run_checks_every_node_at_once_and_changes_nothing(cluster):
     assert [playbook for playbook, _, _ in runs.runs[1:]] == [playbooks.APPLY] * 3
     assert runs.data[-1] == {"nmstate_desired_state": api.policy["spec"]["desiredState"]}
     assert policy_condition(api, "Available")["reason"] == "SuccessfullyConfigured"
+
+
+def test_each_enactment_reports_its_run_and_the_policy_counts_nodes(cluster):
+    api, runs, rollout = cluster([node("n1"), node("n2")], max_unavailable=2)
+    runs.outcomes = {"n2": "unreachable"}
+    facts = {
+        "applied": True,
+        "durations": {"total": 1.25, "apply": 0.02},
+        "required_probes": ["controller", "default-gateway"],
+    }
+    runs.host = lambda name, real=runs.host: (
+        playbooks.HostOutcome(facts={"nmstate_apply_result": facts}) if name == "n1" else real(name)
+    )
+    rollout.step()
+    last = api.enactments["n1.p"]["status"]["lastRun"]
+    assert last["generation"] == 1 and last["nodeSeconds"] == 1.25 and last["retries"] == 0
+    assert last["probes"] == ["controller", "default-gateway"] and "runSeconds" in last
+    assert api.policy["status"]["enactmentCounts"] == {"available": 1, "retrying": 1}

@@ -42,7 +42,7 @@ from ..status import (
     utcnow,
 )
 from . import plan as planning
-from . import relations
+from . import relations, revert
 
 log = logging.getLogger(__name__)
 
@@ -454,6 +454,11 @@ class Rollout:
         for node, outcome in outcomes_by_node.items():
             overrides = [r for r in self.relations_on(node) if r.kind == "overrides"]
             sink = EnactmentSink(self, node, [r.as_status() for r in overrides])
+            sink.fields["lastRun"] = dict(
+                outcome.run_report(self.generation), retries=self.retries(node)
+            )
+            if outcome.applied and self.spec.get("revertOnDelete") is True:
+                sink.fields.update(self.revert_fields(node, outcome))
             decision = outcomes.record_outcome(
                 sink,
                 outcome,
@@ -509,6 +514,20 @@ class Rollout:
                 self.set_enactment(node, "Failing", "DryRunFailed", message, **found)
                 self.enactment_event(node, "DryRunFailed", message, "Warning")
         return min(due) if due else 0
+
+    def revert_fields(self, node: str, outcome: ApplyOutcome) -> dict:
+        """The enactment's revert state after this apply, for revert on delete."""
+        stored = (self.enactments[node].get("status") or {}).get("revertState")
+        merged = revert.merged_revert_state(stored, outcome.revert_state)
+        if merged is None:
+            message = "the node returned no revert state (nmstatectl missing?): deleting the policy will not revert this node"
+            self.enactment_event(node, "NoRevertState", message, "Warning")
+            return {}
+        if not revert.storable(merged):
+            message = f"the revert state is over {revert.MAX_REVERT_STATE_BYTES} bytes and was not kept: deleting the policy will not revert this node"
+            self.enactment_event(node, "NoRevertState", message, "Warning")
+            return {}
+        return {"revertState": replacing(stored, merged)}
 
     def still_booting(self, node: str) -> bool:
         """Whether a rebooted node that does not answer gets another look (within the retry
@@ -587,15 +606,19 @@ class Rollout:
             summary = planning.as_dry_run(summary)
         previous = self.policy.get("status") or {}
         conditions = policy_conditions(summary, previous.get("conditions") or [])
+        # Counts only, whatever the number of nodes: the details are in the enactments.
+        counts = {phase: list(counted.values()).count(phase) for phase in set(counted.values())}
         unchanged = (
             same_conditions(previous.get("conditions") or [], conditions)
             and previous.get("unavailableNodeCount") == unavailable
             and previous.get("observedGeneration") == self.generation
+            and (previous.get("enactmentCounts") or {}) == counts
         )
         if unchanged:
             return
         status = {
             "conditions": conditions,
+            "enactmentCounts": replacing(previous.get("enactmentCounts"), counts),
             "unavailableNodeCount": unavailable,
             "lastUnavailableNodeCountUpdate": now(),
             "observedGeneration": self.generation,
@@ -617,6 +640,7 @@ class EnactmentSink:
         self.node = node
         self.label = f"policy {rollout.name} on {node}"
         self.overrides = overrides or []
+        self.fields: dict = {}  # more status to write with an applied or failed outcome
 
     def write(self, decision: Decision) -> None:
         rendered = {"desiredState": decision.rendered_state} if decision.rendered_state else {}
@@ -629,6 +653,7 @@ class EnactmentSink:
                 decision.message,
                 **rendered,
                 **related,
+                **self.fields,
                 **self.rollout.boot_id(self.node),
             )
         elif decision.result == outcomes.RETRY:
@@ -652,6 +677,7 @@ class EnactmentSink:
                 retryCount=decision.retry_count,
                 failedProbe=decision.failed_probe,
                 **rendered,
+                **self.fields,
             )
 
     def event(self, reason: str, message: str, kind: str) -> None:
@@ -713,9 +739,15 @@ def step(ctx: Context, name: str, nodes: dict[str, NodeView]) -> float | None:
     """
     policies = {p["metadata"]["name"]: p for p in ctx.api.list_policies()}
     policy = policies.get(name)
-    if policy is None or policy["metadata"].get("deletionTimestamp"):
+    if policy is None:
         return None
     try:
+        if policy["metadata"].get("deletionTimestamp"):
+            if revert.REVERT_FINALIZER not in revert.finalizers_of(policy):
+                return None
+            staying = {n: p for n, p in policies.items() if n != name and in_effect(p)}
+            return revert.Revert(ctx, policy, nodes, staying).run()
+        policy = revert.sync_finalizer(ctx, policy)
         problem = spec_problem(ctx, policy)
         if problem:
             refuse(ctx, policy, problem)

@@ -168,9 +168,26 @@ def test_networkmanager_mode_commits_when_required_probes_pass():
     assert result["required_probes"] == ["controller", "default-gateway"], (
         "dns failed before: not required"
     )
+    assert [c[0] for c in client.calls] == ["gen_revert", "apply", "commit"]
+    assert client.calls[1][2] == {"commit": False, "rollback_timeout": 60}
+    assert client.calls[2][1] == "/org/freedesktop/NetworkManager/Checkpoint/3"
+    assert "revert_state" in result, "returned for undoing the change later"
+
+
+def test_networkmanager_mode_applies_without_nmstatectl_and_returns_no_revert_state():
+    client = FakeClient()
+    transaction = tx.Transaction(
+        client,
+        None,
+        False,
+        rollback_timeout=60,
+        probe_timeout=5,
+        run_probe=scripted({"controller": [True, True], "default-gateway": [True, True]}),
+        controller="10.0.0.100",
+    )
+    result = transaction.run(CUT, [], skip_probes=["dns"])
+    assert result["applied"] and "revert_state" not in result
     assert [c[0] for c in client.calls] == ["apply", "commit"]
-    assert client.calls[0][2] == {"commit": False, "rollback_timeout": 60}
-    assert client.calls[1][1] == "/org/freedesktop/NetworkManager/Checkpoint/3"
 
 
 def test_networkmanager_mode_rolls_back_the_checkpoint_when_a_probe_fails():
@@ -181,7 +198,7 @@ def test_networkmanager_mode_rolls_back_the_checkpoint_when_a_probe_fails():
     result = transaction.run(CUT, [])
     assert result["rolled_back"] and not result["applied"]
     assert result["failed_probe"]["name"] == "controller"
-    assert [c[0] for c in client.calls] == ["apply", "rollback"]
+    assert [c[0] for c in client.calls] == ["gen_revert", "apply", "rollback"]
     assert result["probes_after_rollback"][0]["passed"] is True
 
 
@@ -198,8 +215,8 @@ def test_networkmanager_mode_puts_the_previous_dns_back_after_a_rollback():
     bogus = {"dns-resolver": {"config": {"server": ["192.0.2.53"]}}}
     result = transaction.run(bogus, [])
     assert result["rolled_back"] and result["failed_probe"]["name"] == "dns"
-    assert [c[0] for c in client.calls] == ["apply", "rollback", "apply"]
-    assert client.calls[2][1] == {"dns-resolver": {"config": {"server": ["10.0.0.53"]}}}
+    assert [c[0] for c in client.calls] == ["gen_revert", "apply", "rollback", "apply"]
+    assert client.calls[3][1] == {"dns-resolver": {"config": {"server": ["10.0.0.53"]}}}
 
 
 def test_kernel_mode_stops_the_watchdog_when_probes_pass():

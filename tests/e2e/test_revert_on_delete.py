@@ -1,0 +1,109 @@
+"""Revert on delete (spec.revertOnDelete): deleting a policy puts its nodes back as they were,
+through the same probes and rollback as any apply."""
+
+from __future__ import annotations
+
+from e2e_support import (
+    NNCE,
+    condition,
+    delete_policy,
+    enactments,
+    events_about,
+    has_link,
+    read_policy,
+    start_policy,
+    wait_for,
+    wait_settled,
+)
+from kubernetes import client
+
+from nodenet_lab import states
+
+KERNEL_VIEW = "ip -br link; ip -br addr; ip route show table all"
+FINALIZER = "nmstate.io/revert-on-delete"
+
+
+def addressed_bridge(name, ip):
+    return {
+        "interfaces": [
+            {
+                "name": name,
+                "type": "linux-bridge",
+                "state": "up",
+                "ipv4": {
+                    "enabled": True,
+                    "dhcp": False,
+                    "address": [{"ip": ip, "prefix-length": 24}],
+                },
+                "bridge": {"options": {"stp": {"enabled": False}}, "port": []},
+            }
+        ]
+    }
+
+
+def gone(api, name):
+    return read_policy(api, name) is None
+
+
+def test_deleting_a_bridge_policy_puts_the_nodes_back_as_they_were(
+    lab, api, operator_process, cleanup
+):
+    nodes = [next(n for n in lab.nodes if not n.network_manager)]
+    nodes.append(next(n for n in lab.nodes if n.network_manager))
+    before = {n.name: n.run(KERNEL_VIEW).stdout for n in nodes}
+    state = addressed_bridge("brrv", "192.0.2.61")
+    start_policy(api, cleanup, "e2e-revert", nodes, state, bridges=["brrv"], revertOnDelete=True)
+    policy = wait_settled(api, "e2e-revert", operator_process)
+    assert condition(policy, "Available")["message"] == "2/2 nodes successfully configured"
+    assert FINALIZER in policy["metadata"]["finalizers"]
+    for node in nodes:
+        assert has_link(node, "brrv")
+        revert_state = enactments(api, "e2e-revert")[node.name]["status"]["revertState"]
+        absent = [i for i in revert_state["interfaces"] if i["name"] == "brrv"]
+        assert absent and absent[0]["state"] == "absent", revert_state
+
+    delete_policy(api, "e2e-revert")
+    wait_for(
+        lambda: gone(api, "e2e-revert"), 180, "the policy to be reverted and go", operator_process
+    )
+    assert {n.name: n.run(KERNEL_VIEW).stdout for n in nodes} == before
+    reasons = [r for _, r, _ in events_about(api, "NodeNetworkConfigurationPolicy", "e2e-revert")]
+    assert reasons.count("Reverted") == 2 and "RevertFinished" in reasons, reasons
+
+
+def test_a_revert_that_would_cut_the_management_link_is_rolled_back_and_does_not_block(
+    lab, api, operator_process, cleanup
+):
+    node = lab.nodes[0]
+    start_policy(
+        api,
+        cleanup,
+        "e2e-revert-cut",
+        [node],
+        addressed_bridge("brrvcut", "192.0.2.62"),
+        bridges=["brrvcut"],
+        revertOnDelete=True,
+    )
+    wait_settled(api, "e2e-revert-cut", operator_process)
+    # The node's state moved on since the apply, so that its stored revert would now take the
+    # management link's addresses away: the probes must refuse it.
+    custom = client.CustomObjectsApi(api)
+    name = f"{node.name}.e2e-revert-cut"
+    custom.patch_cluster_custom_object_status(*NNCE, name, {"status": {"revertState": None}})
+    cut = {"status": {"revertState": states.cut_management()}}
+    custom.patch_cluster_custom_object_status(*NNCE, name, cut)
+
+    delete_policy(api, "e2e-revert-cut")
+    wait_for(
+        lambda: gone(api, "e2e-revert-cut"),
+        300,
+        "the policy to go once its revert was refused",
+        operator_process,
+    )
+    events = events_about(api, "NodeNetworkConfigurationPolicy", "e2e-revert-cut")
+    failed = [m for kind, r, m in events if r == "RevertFailed" and kind == "Warning"]
+    assert failed and "rolled back" in failed[0], events
+    assert any(r == "RevertFinished" and "1 failed" in m for _, r, m in events), events
+    # The node kept its management address and the policy's bridge.
+    assert node.address in node.run("ip -br addr show mgmt0").stdout
+    assert has_link(node, "brrvcut")
