@@ -23,8 +23,10 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "policies
 def apply_example(lab, text_or_name, cleanup, policies, bridges):
     cleanup["policies"].extend(policies)
     cleanup["bridges"].extend(bridges)
-    text = text_or_name if "\n" in text_or_name else (EXAMPLES / text_or_name).read_text()
-    kubectl(lab, "apply", "-f", "-", stdin=text)
+    if "\n" in text_or_name:
+        kubectl(lab, "apply", "-f", "-", stdin=text_or_name)
+    else:  # a file or a directory, as the guide applies it
+        kubectl(lab, "apply", "-f", str(EXAMPLES / text_or_name))
 
 
 def reason_is(api, name, reason):
@@ -57,7 +59,7 @@ def test_the_dry_run_example_changes_nothing_until_dry_run_is_turned_off(
 def test_the_ordered_example_applies_the_bridge_before_its_address(
     lab, api, operator_process, cleanup
 ):
-    apply_example(lab, "ordered-br4.yaml", cleanup, ["br4-address", "br4-bridge"], ["br4"])
+    apply_example(lab, "ordered-br4", cleanup, ["br4-address", "br4-bridge"], ["br4"])
     for name in ("br4-bridge", "br4-address"):
         wait_for(
             lambda name=name: reason_is(api, name, "SuccessfullyConfigured"),
@@ -75,15 +77,14 @@ def test_the_ordered_example_applies_the_bridge_before_its_address(
 def test_the_conflicting_example_applies_nothing_until_a_priority_orders_it(
     lab, api, operator_process, cleanup
 ):
-    apply_example(lab, "conflicting-br5.yaml", cleanup, ["br5-site", "br5-rack"], ["br5"])
+    apply_example(lab, "conflicting-br5", cleanup, ["br5-site", "br5-rack"], ["br5"])
     for name in ("br5-site", "br5-rack"):
         policy = wait_settled(api, name, operator_process)
         assert condition(policy, "Degraded")["reason"] == "ConflictingPolicies", policy["status"]
     assert not any(has_link(n, "br5") for n in lab.nodes)
 
-    ordered = (
-        (EXAMPLES / "conflicting-br5.yaml").read_text().replace("# priority: 10", "priority: 10")
-    )
+    rack_file = EXAMPLES / "conflicting-br5" / "br5-rack.yaml"
+    ordered = rack_file.read_text().replace("# priority: 10", "priority: 10")
     assert "  priority: 10" in ordered
     apply_example(lab, ordered, cleanup, [], [])
     for name in ("br5-site", "br5-rack"):
