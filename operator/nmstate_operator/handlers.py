@@ -22,6 +22,7 @@ from .nncp import step
 from .nncp.scheduler import Scheduler
 from .nns import apply as nns_apply
 from .nns import report
+from .nns.apply import DRY_RUN_ANNOTATION
 from .nodes import NodeView, labels_of, lookup, refresh_forced, snapshot
 from .playbooks import Playbooks
 from .runs import inventory_name
@@ -176,6 +177,22 @@ async def nns_spec_changed(
     handler for both, so a patch that changes both applies once. Unreachable nodes are retried
     as policies retry them (outcomes.record_outcome decides)."""
     if all((old or {}).get(key) == (new or {}).get(key) for key in ("desiredState", "managed")):
+        return
+    await _apply_nns(name, body, retry, memo)
+
+
+@kopf.on.field(
+    GROUP,
+    NNS_VERSION,
+    NNS_PLURAL,
+    field=("metadata", "annotations", DRY_RUN_ANNOTATION),
+    retries=None,
+)
+async def nns_dry_run_changed(
+    name: str, body: kopf.Body, old, new, retry: int, memo: kopf.Memo, **_
+) -> None:
+    """The dry-run annotation set (check the desired state) or removed (apply it now)."""
+    if (old == "true") == (new == "true") or not (body.get("spec") or {}).get("desiredState"):
         return
     await _apply_nns(name, body, retry, memo)
 

@@ -62,6 +62,12 @@ class ApplyOutcome:
     node_seconds: float | None = None  # the transaction on the node, start to end
     run_seconds: float | None = None  # the whole run this node took part in
     probes: list[str] | None = None  # the probes the change had to pass
+    captured_states: dict | None = None  # each capture's result, as nmstate reports it
+    features: list[str] | None = None  # nmstate's names for the features the state uses
+
+    def state_report(self) -> dict:
+        """capturedStates and features for the enactment, where the node gave them."""
+        return node_state_report(self.captured_states, self.features)
 
     def run_report(self, generation: int) -> dict:
         """The enactment's status.lastRun: what one apply took, bounded."""
@@ -97,6 +103,8 @@ class DryRunOutcome:
     rendered_state: dict | None = None
     unreachable: bool = False
     host_key_rejected: bool = False
+    captured_states: dict | None = None
+    features: list[str] | None = None
 
     def as_status(self, generation: int) -> dict:
         """The enactment's status.dryRun: bounded, and keyed by the generation it checked."""
@@ -156,15 +164,31 @@ def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> 
     )
 
 
+MAX_FEATURES = 64
+
+
+def node_state_report(captured, features) -> dict:
+    report = {}
+    if isinstance(captured, dict) and captured:
+        report["capturedStates"] = captured
+    if isinstance(features, list):
+        report["features"] = [str(name)[:63] for name in features[:MAX_FEATURES]]
+    return report
+
+
 def run_measures(result: dict, run: RunResult | None) -> dict:
     """How long the node's transaction and the run took, and the probes the change faced:
     numbers and names only, whatever the node answered."""
     total = (result.get("durations") or {}).get("total") if isinstance(result, dict) else None
     probes = result.get("required_probes") if isinstance(result, dict) else None
+    captured = result.get("captured_states") if isinstance(result, dict) else None
+    features = result.get("features") if isinstance(result, dict) else None
     return {
         "node_seconds": float(total) if isinstance(total, int | float) else None,
         "run_seconds": run.duration if run is not None else None,
         "probes": [str(p)[:63] for p in probes] if isinstance(probes, list) else None,
+        "captured_states": captured if isinstance(captured, dict) else None,
+        "features": features if isinstance(features, list) else None,
     }
 
 
@@ -202,6 +226,10 @@ def dry_run_outcome(outcome: HostOutcome | None) -> DryRunOutcome:
         differences=differences if isinstance(differences, dict) else None,
         validated_by_nmstate=facts.get("validated_by_nmstate") in TRUE_STRINGS,
         rendered_state=rendered if isinstance(rendered, dict) else None,
+        captured_states=facts.get("captured_states")
+        if isinstance(facts.get("captured_states"), dict)
+        else None,
+        features=facts.get("features") if isinstance(facts.get("features"), list) else None,
     )
 
 

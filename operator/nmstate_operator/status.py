@@ -102,9 +102,15 @@ def policy_conditions(summary: dict, previous: list[dict]) -> list[dict]:
 
 
 # NNS: (holding condition, reason, message) by the result of the last apply of this generation.
+FAILING_RESULTS = {"failed": "FailedToConfigure", "dry-run-failed": "DryRunFailed"}
 NNS_BY_APPLY_RESULT = {
     "progressing": ("Progressing", "ConfigurationProgressing", "applying the desired state"),
     "applied": ("Available", "SuccessfullyConfigured", "the desired state is applied"),
+    "dry-run": (
+        "Available",
+        "DryRunSucceeded",
+        "dry run: nmstate accepts the desired state (nothing was applied)",
+    ),
     None: ("Available", "SuccessfullyReported", "nmstate reported the node's state"),
 }
 
@@ -126,8 +132,8 @@ def nns_conditions(
     result = last_apply.get("result") if applying else None
     if report_error is not None:
         holding, reason, message = "Failing", report_reason, report_error
-    elif result == "failed":
-        holding, reason, message = "Failing", "FailedToConfigure", last_apply.get("message", "")
+    elif result in FAILING_RESULTS:
+        holding, reason, message = "Failing", FAILING_RESULTS[result], last_apply.get("message", "")
     else:
         holding, reason, message = NNS_BY_APPLY_RESULT.get(result, NNS_BY_APPLY_RESULT[None])
     return [

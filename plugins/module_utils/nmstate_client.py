@@ -310,8 +310,23 @@ class NmstatectlClient(_Client):
         out = self._with_files(["policy", "--json", "-q", "-c"], current, policy)
         return _parsed("policy", out, empty={})
 
-    def _with_files(self, args, current, subject):
-        """Run nmstatectl with `current` and `subject` (state or policy) as JSON files."""
+    def state_and_captures_from_policy(self, policy, current):
+        """nmstate's rendering of an nmpolicy, and what each capture found (name -> state)."""
+        out, captured = self._with_files(
+            ["policy", "--json", "-q", "-c"], current, policy, output_option="-o"
+        )
+        return _parsed("policy", out, empty={}), _parsed("policy", captured, empty={})
+
+    def features(self, desired, current):
+        """The nmstate features `desired` uses (nmstatectl statistic), sorted."""
+        out = self._with_files(["st", "--json", "-q", "-c"], current, desired)
+        found = _parsed("st", out, empty={}).get("features") or []
+        return sorted(str(name) for name in found)
+
+    def _with_files(self, args, current, subject, output_option=None):
+        """Run nmstatectl with `current` and `subject` (state or policy) as JSON files (the
+        last option in `args` takes the current state's path). With `output_option`,
+        nmstatectl also writes a file through that option: returns (stdout, its text)."""
         workdir = tempfile.mkdtemp(prefix="nmstate-")
         try:
             paths = []
@@ -320,7 +335,16 @@ class NmstatectlClient(_Client):
                 with open(path, "w") as handle:
                     json.dump(content, handle)
                 paths.append(path)
-            return self._run(args + [paths[0], paths[1]])[0]
+            output = os.path.join(workdir, "output.json")
+            extra = [output_option, output] if output_option else []
+            out = self._run(args[:-1] + extra + args[-1:] + [paths[0], paths[1]])[0]
+            if not output_option:
+                return out
+            written = ""
+            if os.path.exists(output):
+                with open(output) as handle:
+                    written = handle.read()
+            return out, written
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 

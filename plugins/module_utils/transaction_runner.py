@@ -127,9 +127,10 @@ def transact(module, kernel_only, inputs, reported):
     params = module.params
     capture, desired, api_server = inputs
     client = find_client(module, params["access"])
+    nmstatectl = find_nmstatectl(module)
     transaction = Transaction(
         client,
-        find_nmstatectl(module),
+        nmstatectl,
         kernel_only,
         params["rollback_timeout"],
         params["probe_timeout"],
@@ -139,14 +140,13 @@ def transact(module, kernel_only, inputs, reported):
     lock_seconds = transaction_seconds(params["rollback_timeout"], params["probe_timeout"])
     with exclusive_node_lock(lock_seconds):
         if capture:
-            policy = {"capture": capture, "desiredState": desired}
-            desired = client.state_from_policy(policy, client.show(kernel_only=kernel_only))
-            reported["rendered_state"] = desired
-            check_rendered(desired)
+            desired = render_policy(client, nmstatectl, capture, desired, kernel_only, reported)
+        if nmstatectl is not None:
+            reported["features"] = features_of(nmstatectl, desired, client, kernel_only)
         if kernel_only:
             kernel_limits.check(desired, client.show(kernel_only=True))
         if module.check_mode:
-            return predict(module, client, find_nmstatectl(module), desired, kernel_only)
+            return predict(module, client, nmstatectl, desired, kernel_only)
         return transaction.run(
             desired,
             params["probes"],
@@ -155,6 +155,31 @@ def transact(module, kernel_only, inputs, reported):
             api_server,
             params["skip_probes"],
         )
+
+
+def render_policy(client, nmstatectl, capture, desired, kernel_only, reported):
+    """The state nmstate renders from an nmpolicy on this node; what it reports goes into
+    `reported` at once (a failure must show it too): the rendered state, and with nmstatectl
+    each capture's result with its time (kubernetes-nmstate's capturedStates)."""
+    policy = {"capture": capture, "desiredState": desired}
+    current = client.show(kernel_only=kernel_only)
+    if nmstatectl is not None:
+        rendered, captured = nmstatectl.state_and_captures_from_policy(policy, current)
+        reported["captured_states"] = captured
+    else:
+        rendered = client.state_from_policy(policy, current)
+    reported["rendered_state"] = rendered
+    check_rendered(rendered)
+    return rendered
+
+
+def features_of(nmstatectl, desired, client, kernel_only):
+    """nmstate's names for the features `desired` uses; [] where nmstate cannot tell (the
+    list only informs)."""
+    try:
+        return nmstatectl.features(desired, client.show(kernel_only=kernel_only))
+    except NmstateError:
+        return []
 
 
 def predict(module, client, nmstatectl, desired, kernel_only):

@@ -152,6 +152,16 @@ rendered_state:
   description: The state nmstate rendered from an nmpolicy given as the desired state.
   returned: when the desired state is an nmpolicy
   type: dict
+captured_states:
+  description:
+    - What each capture of an nmpolicy found on the node, by capture name, as nmstate reports it (C(state), and C(metaInfo) with its C(time)).
+  returned: when the desired state is an nmpolicy and nmstatectl is on the node
+  type: dict
+features:
+  description: nmstate's names for the features the desired state uses (C(nmstatectl statistic)), such as V(static-dns-name-server).
+  returned: when nmstatectl is on the node
+  type: list
+  elements: str
 applied:
   description: The change was applied and kept (also when the node already had it).
   returned: always

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from e2e_support import REPORT_INTERVAL, patch_nns, read_nns, wait_for
+from e2e_support import REPORT_INTERVAL, kubectl, patch_nns, read_nns, wait_for
 from kubernetes import client
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
@@ -142,3 +142,43 @@ def test_an_invalid_state_fails_with_nmstates_message_and_leaves_the_node_alone(
         lambda: settled(api, node.name, generation), 120, "the next apply", operator_process
     )
     assert condition(nns, "Available")["status"] == "True"
+
+
+def test_the_dry_run_annotation_checks_the_nns_state_and_removing_it_applies_it(
+    lab, api, operator_process
+):
+    node = lab.nodes[1]
+    fresh_desired_state(lab, api, node.name, operator_process)
+    before = node.run("ip -br link; ip -br addr").stdout
+    kubectl(lab, "annotate", "nns", node.name, "nmstate.io/dry-run=true", "--overwrite")
+    try:
+        patch_nns(lab, node.name, (EXAMPLES / "create-br1-linux-bridge.yaml").read_text())
+        generation = read_nns(api, node.name)["metadata"]["generation"]
+
+        def dry_run_done():
+            nns = read_nns(api, node.name)
+            last = (nns.get("status") or {}).get("lastApply") or {}
+            return (
+                nns
+                if last.get("generation") == generation and "dry-run" in last.get("result", "")
+                else None
+            )
+
+        nns = wait_for(dry_run_done, 120, "the dry run", operator_process)
+        last = nns["status"]["lastApply"]
+        assert last["result"] == "dry-run", last
+        assert condition(nns, "Available")["reason"] == "DryRunSucceeded"
+        assert "10.231.78.101" in last["dryRun"]["diff"]["after"]
+        assert node.run("ip -br link; ip -br addr").stdout == before, "nothing changed"
+
+        kubectl(lab, "annotate", "nns", node.name, "nmstate.io/dry-run-")
+        nns = wait_for(
+            lambda: settled(api, node.name, generation), 120, "the apply", operator_process
+        )
+        assert nns["status"]["lastApply"]["result"] == "applied", nns["status"]
+        assert node.run("ip link show br1", check=False).returncode == 0
+    finally:
+        kubectl(lab, "annotate", "nns", node.name, "nmstate.io/dry-run-", check=False)
+        patch_nns(lab, node.name, (EXAMPLES / "delete-br1-linux-bridge.yaml").read_text())
+        generation = read_nns(api, node.name)["metadata"]["generation"]
+        wait_for(lambda: settled(api, node.name, generation), 120, "the removal", operator_process)

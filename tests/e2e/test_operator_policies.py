@@ -139,6 +139,11 @@ def test_capture_is_rendered_by_nmstate_on_each_node(lab, api, operator_process,
     for node, enactment in enactments(api, "e2e-capture").items():
         rendered = enactment["status"]["desiredState"]["interfaces"][0]
         assert rendered["bridge"]["port"] == [{"name": "eth1"}], (node, rendered)
+        # kubernetes-nmstate's capturedStates: each capture's result, with its time.
+        captured = enactment["status"]["capturedStates"]["data-link"]
+        assert [i["name"] for i in captured["state"]["interfaces"]] == ["eth1"], captured
+        assert captured["metaInfo"]["time"], captured
+        assert isinstance(enactment["status"]["features"], list)
     for node in two:
         assert "master brcap" in node.run("ip -o link show eth1").stdout
 

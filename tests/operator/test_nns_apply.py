@@ -110,3 +110,29 @@ def test_an_older_generation_left_progressing_is_simply_applied(nns_of):
     api.nns["n1"]["status"] = {"lastApply": {"generation": 2, "result": "progressing"}}
     apply(api, node("n1"))
     assert [playbook for playbook, _, _ in runs.runs] == [playbooks.APPLY]
+
+
+def test_the_dry_run_annotation_checks_the_state_and_removing_it_applies_it(nns_of):
+    api, runs = nns_of()
+    api.nns["n1"]["metadata"]["annotations"] = {nns_apply.DRY_RUN_ANNOTATION: "true"}
+    apply(api, node("n1"))
+    assert [playbook for playbook, _, _ in runs.runs] == [playbooks.DRY_RUN]
+    assert last_apply(api)["result"] == "dry-run"
+    assert last_apply(api)["dryRun"]["diff"]["after"] == "interfaces:\n- name: br1\n"
+    available = {c["type"]: c for c in api.nns["n1"]["status"]["conditions"]}["Available"]
+    assert (available["status"], available["reason"]) == ("True", "DryRunSucceeded")
+    del api.nns["n1"]["metadata"]["annotations"]
+    apply(api, node("n1"))
+    assert [playbook for playbook, _, _ in runs.runs][1:] == [playbooks.APPLY]
+    assert last_apply(api)["result"] == "applied" and "dryRun" not in last_apply(api)
+
+
+def test_a_refused_dry_run_fails_the_nns_and_applies_nothing(nns_of):
+    api, runs = nns_of({"n1": "interfaces: invalid IP address syntax"})
+    api.nns["n1"]["metadata"]["annotations"] = {nns_apply.DRY_RUN_ANNOTATION: "true"}
+    apply(api, node("n1"))
+    assert [playbook for playbook, _, _ in runs.runs] == [playbooks.DRY_RUN]
+    failing = {c["type"]: c for c in api.nns["n1"]["status"]["conditions"]}["Failing"]
+    assert (failing["status"], failing["reason"]) == ("True", "DryRunFailed")
+    assert "invalid IP address syntax" in failing["message"]
+    assert ("n1", "DryRunFailed", "Warning") in api.events

@@ -365,6 +365,8 @@ def test_each_enactment_reports_its_run_and_the_policy_counts_nodes(cluster):
         "applied": True,
         "durations": {"total": 1.25, "apply": 0.02},
         "required_probes": ["controller", "default-gateway"],
+        "features": ["static-dns-name-server"],
+        "captured_states": {"eth": {"state": {"interfaces": []}, "metaInfo": {"time": "t"}}},
     }
     runs.host = lambda name, real=runs.host: (
         playbooks.HostOutcome(facts={"nmstate_apply_result": facts}) if name == "n1" else real(name)
@@ -374,3 +376,10 @@ def test_each_enactment_reports_its_run_and_the_policy_counts_nodes(cluster):
     assert last["generation"] == 1 and last["nodeSeconds"] == 1.25 and last["retries"] == 0
     assert last["probes"] == ["controller", "default-gateway"] and "runSeconds" in last
     assert api.policy["status"]["enactmentCounts"] == {"available": 1, "retrying": 1}
+    status = api.enactments["n1.p"]["status"]
+    assert status["features"] == ["static-dns-name-server"]
+    assert status["capturedStates"]["eth"]["metaInfo"] == {"time": "t"}
+    assert api.policy["status"]["unavailableNodeCountMap"] == {"1": 1}
+    api.policy["metadata"]["generation"] = 2
+    rollout.step()
+    assert list(api.policy["status"]["unavailableNodeCountMap"]) == ["2"], "old ones go"

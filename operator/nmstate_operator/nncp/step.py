@@ -29,6 +29,7 @@ from ..playbooks import (
     Playbooks,
     VerifyOutcome,
     cut,
+    node_state_report,
     policy_data,
 )
 from ..status import (
@@ -457,6 +458,7 @@ class Rollout:
             sink.fields["lastRun"] = dict(
                 outcome.run_report(self.generation), retries=self.retries(node)
             )
+            sink.fields.update(outcome.state_report())
             if outcome.applied and self.spec.get("revertOnDelete") is True:
                 sink.fields.update(self.revert_fields(node, outcome))
             decision = outcomes.record_outcome(
@@ -502,6 +504,7 @@ class Rollout:
             found = {
                 "dryRun": outcome.as_status(self.generation),
                 "desiredState": outcome.rendered_state or desired,
+                **node_state_report(outcome.captured_states, outcome.features),
             }
             if outcome.accepted:
                 change = (
@@ -620,6 +623,9 @@ class Rollout:
             "conditions": conditions,
             "enactmentCounts": replacing(previous.get("enactmentCounts"), counts),
             "unavailableNodeCount": unavailable,
+            "unavailableNodeCountMap": replacing(
+                previous.get("unavailableNodeCountMap"), {str(self.generation): unavailable}
+            ),
             "lastUnavailableNodeCountUpdate": now(),
             "observedGeneration": self.generation,
         }

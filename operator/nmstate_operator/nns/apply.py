@@ -9,7 +9,7 @@ from ..api import Api
 from ..config import Config
 from ..nodes import NodeView
 from ..outcomes import Decision
-from ..playbooks import ApplyOutcome, Playbooks
+from ..playbooks import ApplyOutcome, Playbooks, cut
 from ..status import nns_conditions, now, replacing, without_nulls
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,9 @@ def apply_desired_state(
         return
     generation = target.generation
     desired = (nns.get("spec") or {}).get("desiredState")
+    if dry_run_asked(nns) and node.address:
+        dry_run(target, playbooks, node, desired)
+        return
     if node.address:
         record = {"nns": target.name, "generation": generation}
         nodes = {node.name: node.address}
@@ -114,6 +117,35 @@ def apply_desired_state(
         message = f"Node {node.name}: {node.problem}"
         outcome = ApplyOutcome(False, message, transient=True)
     record_outcome_of(config, target, outcome, retries)
+
+
+DRY_RUN_ANNOTATION = "nmstate.io/dry-run"
+
+
+def dry_run_asked(nns: dict) -> bool:
+    """The NNS asks for its desired state to be checked, not applied (removing the annotation
+    applies it)."""
+    annotations = (nns.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(DRY_RUN_ANNOTATION) == "true"
+
+
+def dry_run(target: NnsStatus, playbooks: Playbooks, node: NodeView, desired: dict) -> None:
+    """The policy's dry run for one node: lastApply says whether nmstate accepts the state, and
+    status.dryRun holds the diff. An unreachable node is only reported: nothing waits on it."""
+    record = {"nns": target.name, "generation": target.generation}
+    with locks.holding([node.name], wait=None):
+        found = playbooks.dry_run({node.name: node.address}, desired, f"nns-{node.name}", record)
+    outcome = found[node.name]
+    report = {"dryRun": outcome.as_status(target.generation)}
+    if outcome.accepted:
+        change = "it would change the node" if outcome.changed else "the node has it already"
+        message = f"dry run: nmstate accepts the desired state; {change} (nothing was applied)"
+        target.write_last_apply("dry-run", message, **report)
+        target.event("DryRunSucceeded", message)
+    else:
+        message = cut(f"dry run: the desired state would fail here: {outcome.message}")
+        target.write_last_apply("dry-run-failed", message, **report)
+        target.event("DryRunFailed", message, "Warning")
 
 
 def cut_off(nns: dict, generation: int | None) -> bool:

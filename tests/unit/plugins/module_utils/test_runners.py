@@ -87,6 +87,16 @@ class FakeClient:
         self.calls.append(("policy", policy))
         return policy["desiredState"]
 
+    def state_and_captures_from_policy(self, policy, current):
+        captured = {
+            name: {"state": current, "metaInfo": {"version": "0"}} for name in policy["capture"]
+        }
+        return self.state_from_policy(policy, current), captured
+
+    def features(self, desired, current):
+        self.calls.append(("features",))
+        return ["static-dns-name-server"] if "dns-resolver" in desired else []
+
     def validate(self, desired, current):
         self.calls.append(("validate", desired))
         if self.fail:
@@ -303,6 +313,8 @@ def test_transaction_reports_the_rendered_policy(client, locks):
     module = FakeModule(transaction_runner, check_mode=True, state=policy, kernel_only=True)
     ended = end(transaction_runner, module)
     assert ended.result["rendered_state"] == ADDRESSED
+    assert ended.result["captured_states"]["eth"]["state"] == CURRENT
+    assert ended.result["features"] == []
 
 
 def test_transaction_fails_when_the_policy_renders_an_invalid_state(client, locks):
