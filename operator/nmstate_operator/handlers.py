@@ -23,7 +23,15 @@ from .nncp.scheduler import Scheduler
 from .nns import apply as nns_apply
 from .nns import report
 from .nns.apply import DRY_RUN_ANNOTATION
-from .nodes import NodeView, labels_of, lookup, refresh_forced, snapshot
+from .nodes import (
+    FORCE_REFRESH_LABEL,
+    NodeView,
+    labels_of,
+    lookup,
+    refresh_forced,
+    refresh_label_changed,
+    snapshot,
+)
 from .playbooks import Playbooks
 from .runs import inventory_name
 
@@ -49,13 +57,25 @@ async def nodes_by_name(name: str, body: kopf.Body, memo: kopf.Memo, **_) -> dic
 
 
 @kopf.index(GROUP, NNS_VERSION, NNS_PLURAL)
-def nns_by_name(name: str, **_) -> dict:
-    return {name: True}
+async def nns_by_name(name: str, labels: kopf.Labels, memo: kopf.Memo, **_) -> dict:
+    """Each NNS by name, with its force-refresh label (where kubernetes-nmstate has it): a new
+    value has its node reported at once. An NNS seen for the first time is reported anyway."""
+    value = labels.get(FORCE_REFRESH_LABEL)
+    index = getattr(memo, "nns_by_name", None)
+    if index is not None and name in index:
+        previous = next(iter(index[name]), None)
+        if refresh_label_changed(previous or None, value):
+            memo.reports.request([name])
+    return {name: value or ""}
 
 
 @kopf.on.startup()
 async def configure(
-    settings: kopf.OperatorSettings, memo: kopf.Memo, nodes_by_name: kopf.Index, **_
+    settings: kopf.OperatorSettings,
+    memo: kopf.Memo,
+    nodes_by_name: kopf.Index,
+    nns_by_name: kopf.Index,
+    **_,
 ) -> None:
     # Steps and report rounds run in worker threads, and a step may wait for a node's lock:
     # enough workers that waiting steps never hold up a report round.
@@ -71,6 +91,7 @@ async def configure(
     api_server = probes.api_server_source(memo.config.api_server_endpoint, memo.api.api_endpoint)
     memo.playbooks = Playbooks(memo.config, host_keys, api_server)
     memo.nodes_by_name = nodes_by_name  # kopf keeps it filled from its watch of Nodes
+    memo.nns_by_name = nns_by_name
     memo.reports = report.ReportRequests(memo.config.report_interval)
     memo.stopping = threading.Event()
     memo.leading = asyncio.Event()

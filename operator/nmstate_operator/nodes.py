@@ -121,8 +121,15 @@ def refresh_forced(previous: NodeView | None, view: NodeView | None) -> bool:
     seen for the first time: the first round, or its new NNS, reports it anyway."""
     if previous is None or view is None:
         return False
-    value = view.label_map().get(FORCE_REFRESH_LABEL)
-    return value is not None and value != previous.label_map().get(FORCE_REFRESH_LABEL)
+    return refresh_label_changed(
+        previous.label_map().get(FORCE_REFRESH_LABEL), view.label_map().get(FORCE_REFRESH_LABEL)
+    )
+
+
+def refresh_label_changed(previous: str | None, value: str | None) -> bool:
+    """The force-refresh label added or given a new value (on a Node, or on an NNS as
+    kubernetes-nmstate puts it); its removal asks for nothing."""
+    return value is not None and value != previous
 
 
 def labels_of(node: Mapping) -> dict[str, str]:

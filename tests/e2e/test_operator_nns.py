@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 import yaml
-from e2e_support import REPORT_INTERVAL, kubectl, label_node, read_nns, wait_for
+from e2e_support import REPORT_INTERVAL, kubectl, read_nns, wait_for
 from kubernetes import client
 from nmstate_operator import journal
 from nmstate_operator.nodes import FORCE_REFRESH_LABEL
@@ -240,12 +240,24 @@ def eth2_addresses(nns) -> set[str]:
     return {a["ip"] for a in (eth2.get("ipv4") or {}).get("address", [])}
 
 
+def set_refresh_label(api, kind, name, value):
+    body = {"metadata": {"labels": {FORCE_REFRESH_LABEL: value}}}
+    if kind == "Node":
+        client.CoreV1Api(api).patch_node(name, body)
+    else:
+        client.CustomObjectsApi(api).patch_cluster_custom_object(
+            "nmstate.io", "v1beta1", "nodenetworkstates", name, body
+        )
+
+
+@pytest.mark.parametrize("kind", ["NodeNetworkState", "Node"])
 def test_the_force_refresh_label_reports_its_node_at_once_despite_a_long_interval(
-    lab, api, long_interval_operator, cleanup
+    lab, api, long_interval_operator, kind
 ):
-    """kubernetes-nmstate's nmstate.io/force-nns-refresh, set on the Node here. A report
-    writes only what changed (as kubernetes-nmstate's does), so the node changes first, behind
-    the operator's back, and nothing shows the change until the label asks for a report."""
+    """kubernetes-nmstate's nmstate.io/force-nns-refresh, on the NNS as there, or on the Node.
+    A report writes only what changed (as kubernetes-nmstate's does), so the node changes
+    first, behind the operator's back, and nothing shows the change until the label asks for a
+    report."""
     operator, node, address = long_interval_operator, lab.nodes[1], "10.231.84.13"
     wait_for(lambda: reports_quiet(operator, 3), 120, "the first report rounds", operator)
     before = (read_nns(api, node.name).get("status") or {}).get("lastSuccessfulUpdateTime")
@@ -257,8 +269,7 @@ def test_the_force_refresh_label_reports_its_node_at_once_despite_a_long_interva
         assert address not in eth2_addresses(read_nns(api, node.name))
         assert len(report_runs(operator)) == runs, "a report run without the label"
 
-        label_node(api, node.name, FORCE_REFRESH_LABEL, str(time.time_ns()))
-        cleanup["labels"].append((node.name, FORCE_REFRESH_LABEL))
+        set_refresh_label(api, kind, node.name, str(time.time_ns()))
         started = time.monotonic()
         nns = wait_for(
             lambda: (lambda o: o if address in eth2_addresses(o) else None)(
@@ -272,4 +283,5 @@ def test_the_force_refresh_label_reports_its_node_at_once_despite_a_long_interva
         assert nns["status"]["lastSuccessfulUpdateTime"] > (before or "")
         assert report_runs(operator)[runs:] == [[node.name]], "one more run, of that node alone"
     finally:
+        set_refresh_label(api, kind, node.name, None)
         node.run(f"ip addr del {address}/24 dev eth2", check=False)

@@ -95,6 +95,24 @@ def test_a_new_force_refresh_value_reports_the_node_at_once_and_nothing_else_doe
     assert memo.reports.requested == [["n1"], ["n1"]]
 
 
+def index_nns(memo, labels):
+    """As kopf does for the NNS index."""
+    entry = asyncio.run(handlers.nns_by_name(name="n1", labels=labels, memo=memo))
+    memo.nns_by_name = {key: [value] for key, value in entry.items()}
+
+
+def test_the_force_refresh_label_on_an_nns_reports_its_node_as_in_kubernetes_nmstate(memo):
+    memo.reports = RecordingReports()
+    index_nns(memo, {FORCE_REFRESH_LABEL: "1"})  # first seen: reported anyway
+    index_nns(memo, {FORCE_REFRESH_LABEL: "1", "other": "x"})
+    assert memo.reports.requested == []
+    index_nns(memo, {FORCE_REFRESH_LABEL: "2"})
+    assert memo.reports.requested == [["n1"]]
+    index_nns(memo, {})
+    index_nns(memo, {FORCE_REFRESH_LABEL: "2"})  # added again
+    assert memo.reports.requested == [["n1"], ["n1"]]
+
+
 def test_a_force_refresh_on_a_node_outside_the_node_selector_reports_nothing(memo):
     memo.reports = RecordingReports()
     memo.config.node_selector = NodeSelector.parse("role=x")
