@@ -275,17 +275,23 @@ class Playbooks:
     def apply(
         self,
         nodes: dict[str, str],
-        state: dict,
+        state: dict | None,
         purpose: str,
         record: dict,
         limit=None,
         probe_spec: dict | None = None,
+        per_node: dict[str, dict] | None = None,
     ) -> dict[str, ApplyOutcome]:
-        """Apply `state` safely (probes, rollback on the node) on `limit` (default: all nodes).
+        """Apply `state` safely (probes, rollback on the node) on `limit` (default: all nodes),
+        or each node its own state from `per_node` (node -> state) in the same run.
         `probe_spec` is a policy's spec.probes, already checked by probes.problem."""
         settings = probes.role_variables(probe_spec, self.config.probe_rules(), self.api_server())
         record = dict({"kind": "apply"}, **record)
-        result = self._run(APPLY, nodes, purpose, state, limit, record, settings)
+        if per_node is None:
+            result = self._run(APPLY, nodes, purpose, state, limit, record, settings)
+        else:
+            files = {node: {STATE_VARIABLE: each} for node, each in per_node.items()}
+            result = self._run(APPLY, nodes, purpose, None, limit, record, settings, files)
         return {node: apply_outcome(result.hosts.get(node), result) for node in result.hosts}
 
     def verify(
@@ -308,16 +314,19 @@ class Playbooks:
         )
         return {node: report_outcome(result.hosts.get(node)) for node in nodes}
 
-    def _run(self, playbook, nodes, purpose, state, limit, record, settings=None) -> RunResult:
+    def _run(
+        self, playbook, nodes, purpose, state, limit, record, settings=None, host_files=None
+    ) -> RunResult:
         result = run_playbook(
             self.config,
             playbook,
             nodes,
             purpose,
-            {STATE_VARIABLE: state},
+            {STATE_VARIABLE: state} if host_files is None else {},
             limit=limit,
             record=record,
             settings=settings,
+            host_data_files=host_files,
         )
         over = ", ".join(sorted(limit if limit is not None else nodes))
         log.info("%s over %s ended %s in %.1f s", playbook, over, result.status, result.duration)

@@ -151,9 +151,12 @@ def usable_private_key(config: Config) -> Path:
     return copy
 
 
-def inventory(nodes: dict[str, str], config: Config) -> dict:
+def inventory(
+    nodes: dict[str, str], config: Config, host_vars: dict[str, dict] | None = None
+) -> dict:
     """An inventory of nodes (name -> address) for ansible-runner. Hosts go by their
-    inventory_name; each pins its host key under that name."""
+    inventory_name; each pins its host key under that name. `host_vars` adds variables of our
+    own (paths of data files) to some hosts."""
     hosts = {}
     for name, address in nodes.items():
         alias = inventory_name(name)
@@ -164,6 +167,7 @@ def inventory(nodes: dict[str, str], config: Config) -> dict:
             "ansible_host": address,
             "ansible_ssh_extra_args": f"-o HostKeyAlias={alias}",
             "ansible_control_path": f"%(directory)s/{tag}-%%C",
+            **((host_vars or {}).get(name) or {}),
         }
     return {
         "all": {
@@ -248,6 +252,7 @@ def run_playbook(
     limit: list[str] | None = None,
     record: dict | None = None,
     settings: dict | None = None,
+    host_data_files: dict[str, dict[str, object]] | None = None,
 ) -> RunResult:
     """Run collection playbook `playbook` (e.g. nodenet.nmstate.report) over `nodes`.
 
@@ -257,6 +262,8 @@ def run_playbook(
     `settings` are plain role variables (numbers, flags) from the operator's own configuration.
     `data_files` become JSON files next to the run and reach the playbook as `<name>_file`
     variables holding their paths: data never passes through a command line or a template.
+    `host_data_files` do the same per node (node -> name -> content), as host variables: one
+    run gives each node its own data (a revert state).
     """
     private = config.runner_dir / purpose_dir(purpose)
     ident = f"{private.name}-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}"
@@ -269,8 +276,12 @@ def run_playbook(
         # Inventory and variables are written as data Ansible never templates (!unsafe): a
         # Node's address or a policy's name must not become a template.
         extravars = dict(settings or {}, **write_data_files(private / "data", data_files or {}))
+        host_vars = {
+            node: write_data_files(private / "data" / "hosts" / inventory_name(node), files)
+            for node, files in (host_data_files or {}).items()
+        }
         write_unsafe_yaml(private / "env" / "extravars", extravars)
-        hosts = write_unsafe_yaml(private / "inventory.yml", inventory(nodes, config))
+        hosts = write_unsafe_yaml(private / "inventory.yml", inventory(nodes, config, host_vars))
         runner = ansible_runner.run(
             private_data_dir=str(private),
             playbook=playbook,

@@ -104,3 +104,19 @@ def test_the_conflicting_example_applies_nothing_until_a_priority_orders_it(
         assert "192.0.2.51/24" in addresses and "192.0.2.50" not in addresses, addresses
     custom = client.CustomObjectsApi(api)
     assert custom.get_cluster_custom_object(*NNCP, "br5-rack")["spec"]["priority"] == 10
+
+
+def test_the_revert_on_delete_example_leaves_no_bridge_behind(lab, api, operator_process, cleanup):
+    before = {n.name: n.run("ip -br link; ip -br addr").stdout for n in lab.nodes}
+    apply_example(lab, "revert-on-delete-br6.yaml", cleanup, ["br6-revert-on-delete"], ["br6"])
+    wait_for(
+        lambda: reason_is(api, "br6-revert-on-delete", "SuccessfullyConfigured"),
+        240,
+        "the example to be applied",
+        operator_process,
+    )
+    assert all(has_link(n, "br6") for n in lab.nodes)
+    deleted = kubectl(lab, "delete", "nncp", "br6-revert-on-delete", "--timeout=240s")
+    assert deleted.returncode == 0, deleted.stderr
+    assert read_policy(api, "br6-revert-on-delete") is None
+    assert {n.name: n.run("ip -br link; ip -br addr").stdout for n in lab.nodes} == before

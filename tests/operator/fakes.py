@@ -178,6 +178,7 @@ class FakeRuns:
         self.outcomes = outcomes or {}
         self.runs: list[tuple[str, list[str], dict]] = []
         self.data: list[dict] = []
+        self.host_data: list[dict | None] = []
         self.settings: list[dict | None] = []
 
     def __call__(self, config, playbook, nodes, purpose, data_files=None, **options):
@@ -185,6 +186,7 @@ class FakeRuns:
         targets = list(limit) if limit is not None else sorted(nodes)
         self.runs.append((playbook, targets, dict(options.get("record") or {})))
         self.data.append(copy.deepcopy(data_files))
+        self.host_data.append(copy.deepcopy(options.get("host_data_files")))
         self.settings.append(copy.deepcopy(options.get("settings")))
         if playbook == "nodenet.nmstate.dry_run":
             return RunResult("successful", 0, {name: self.dry_run(name) for name in targets})

@@ -70,7 +70,8 @@ def test_deleting_reverts_node_by_node_then_lets_the_policy_go(cluster):
     settle()
     reverts = [(limit, record) for _, limit, record in runs.runs if record.get("kind") == "revert"]
     assert [limit for limit, _ in reverts] == [["n1"], ["n2"]], "maxUnavailable 1: one at a time"
-    assert runs.data[-1] == {"nmstate_desired_state": REVERT}
+    assert runs.host_data[-1] == {"n2": {"nmstate_desired_state": REVERT}}, "its own state"
+    assert runs.data[-1] == {}
     assert api.policy is None and api.enactments == {}, "finalizer gone: the policy is deleted"
     assert ("n1.p", "Reverted", "Normal") in api.events
     assert ("p", "RevertFinished", "Normal") in api.events

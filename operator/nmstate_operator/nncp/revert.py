@@ -25,12 +25,11 @@ import copy
 import datetime
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from .. import locks, outcomes
 from ..names import enactment_node
 from ..nodes import NodeView
-from ..playbooks import ApplyOutcome, cut, policy_data
+from ..playbooks import ApplyOutcome, cut
 from ..status import enactment_conditions, parse_stamp, policy_conditions, stamp, utcnow
 from . import plan as planning
 
@@ -120,6 +119,10 @@ def left_to_others(revert: dict, others: dict[str, dict]) -> tuple[dict, list[st
         left.append(f"dns-resolver (policy {kept_by['dns-resolver']})")
         del result["dns-resolver"]
     return result, left
+
+
+def without_empty(state: dict) -> dict:
+    return {key: value for key, value in state.items() if value and value != {"config": []}}
 
 
 def route_key(route: dict) -> str:
@@ -225,28 +228,29 @@ class Revert:
                 "Reverting",
                 f"the policy was deleted: reverting what it applied{note}",
             )
-        with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
-            results = dict(
-                zip(nodes, pool.map(lambda n: self.apply(n, states[n]), nodes), strict=True)
-            )
-        for node, outcome in results.items():
+        for node, outcome in self.apply(states).items():
             self.record(node, outcome)
 
-    def apply(self, node: str, state: dict) -> ApplyOutcome:
-        state = {k: v for k, v in state.items() if v and v != {"config": []}}
-        if not state:
-            return ApplyOutcome(True)  # everything it would revert belongs to other policies
-        found = self.ctx.playbooks.apply(
-            {node: self.nodes[node].address},
-            policy_data({"desiredState": state}),
-            f"nncp-{self.name}",
-            {"policy": self.name, "kind": "revert"},
-            limit=[node],
-            probe_spec=self.spec.get("probes"),
-        )
-        return found.get(node) or ApplyOutcome(
-            False, "the node was not part of the run", transient=True
-        )
+    def apply(self, states: dict[str, dict]) -> dict[str, ApplyOutcome]:
+        """One run over the batch, each node with its own revert state."""
+        states = {node: without_empty(state) for node, state in states.items()}
+        # What belongs to other policies was taken out: nothing may be left to revert.
+        found = {node: ApplyOutcome(True) for node, state in states.items() if not state}
+        wanted = sorted(node for node, state in states.items() if state)
+        if wanted:
+            ran = self.ctx.playbooks.apply(
+                {node: self.nodes[node].address for node in wanted},
+                None,
+                f"nncp-{self.name}",
+                {"policy": self.name, "kind": "revert"},
+                limit=wanted,
+                probe_spec=self.spec.get("probes"),
+                per_node={node: states[node] for node in wanted},
+            )
+            for node in wanted:
+                missing = ApplyOutcome(False, "the node was not part of the run", transient=True)
+                found[node] = ran.get(node) or missing
+        return found
 
     def record(self, node: str, outcome: ApplyOutcome) -> None:
         retries = revert_status(self.enactments[node]).get("retryCount", 0)
