@@ -383,3 +383,20 @@ def test_each_enactment_reports_its_run_and_the_policy_counts_nodes(cluster):
     api.policy["metadata"]["generation"] = 2
     rollout.step()
     assert list(api.policy["status"]["unavailableNodeCountMap"]) == ["2"], "old ones go"
+
+
+def test_a_dry_run_cut_off_by_a_restart_runs_again_instead_of_being_verified(cluster):
+    api, runs, rollout = cluster([node("n1")])
+    api.policy["spec"]["dryRun"] = True
+    api.create_enactment("n1", api.policy)
+    rollout.ctx.api.patch_enactment_status(
+        "n1.p",
+        {
+            "policyGeneration": 1,
+            "conditions": [{"type": "Progressing", "status": "True", "reason": "x"}],
+        },
+    )
+    rollout.until_idle()
+    assert [playbook for playbook, _, _ in runs.runs] == [playbooks.DRY_RUN]
+    held = next(c for c in api.enactments["n1.p"]["status"]["conditions"] if c["status"] == "True")
+    assert held["reason"] == "DryRunSucceeded"

@@ -161,7 +161,8 @@ class Rollout:
         if waiting is not None:
             next_due = waiting if next_due is None else min(next_due, waiting)
         if the_plan.verify:
-            next_due = self.configure(the_plan.verify, verify=True)
+            # A dry run cut off by a restart changed nothing: it simply runs again.
+            next_due = self.configure(the_plan.verify, verify=not self.dry_run)
         elif the_plan.abort:
             self.abort(the_plan)
         elif the_plan.batch:
