@@ -268,3 +268,21 @@ def test_user_probes_count_only_when_they_passed_before(lab, playbook):
             ]
         }
         playbook("apply.yml", {"desired_by_host": {n.name: off for n in lab.nodes}})
+
+
+def test_check_mode_with_diff_predicts_the_change_and_changes_nothing(lab, playbook):
+    def new_bridge(node):
+        return {"interfaces": [{"name": "brcheck", "type": "linux-bridge", "state": "up"}]}
+
+    before = {n.name: kernel_view(n) for n in lab.nodes}
+    run = playbook("role_apply.yml", role_vars(lab, new_bridge), check=True, diff=True)
+    assert run.rc == 0, run.output[-3000:]
+    assert "+- name: brcheck" in run.output, "the diff of each node"
+    for node in lab.nodes:
+        started = run.result(node.name, "Start the transaction on the node")
+        assert started["changed"] is True and started["diff"]["before"], started
+        outcome = run.result(node.name, "Report the outcome")["ansible_facts"]
+        result = outcome["nmstate_apply_result"]
+        assert result["applied"] is False and result["changed"] is True, result
+        assert result["differences"]["interfaces"][0]["name"] == "brcheck"
+    assert {n.name: kernel_view(n) for n in lab.nodes} == before, "check mode changed a node"
