@@ -103,9 +103,16 @@ def metric(name: str, labels: dict[str, str] | None = None) -> float:
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.1):
+    """The predicate's first true value. An object it reads that does not exist yet (404: the
+    operator has not created an NNS, say) counts as not yet, so benchmarks run from any state."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+            value = None
         if value:
             return value
         time.sleep(interval)
