@@ -400,3 +400,17 @@ def test_a_dry_run_cut_off_by_a_restart_runs_again_instead_of_being_verified(clu
     assert [playbook for playbook, _, _ in runs.runs] == [playbooks.DRY_RUN]
     held = next(c for c in api.enactments["n1.p"]["status"]["conditions"] if c["status"] == "True")
     assert held["reason"] == "DryRunSucceeded"
+
+
+def test_after_a_reboot_the_declared_order_goes_before_name_order(cluster):
+    api, runs, rollout = cluster([node("n1", boot_id="boot-1")])
+    rollout.until_idle()
+    api.add_policy("a", {"interfaces": []}, after=["p"])  # "a" sorts first, but comes after p
+    earlier = copy.deepcopy(api.enactments["n1.p"])
+    earlier["metadata"]["name"] = "n1.a"
+    earlier["metadata"]["labels"][POLICY_LABEL] = "a"
+    api.enactments["n1.a"] = earlier  # applied on boot-1, not yet rechecked
+    rollout.nodes = {"n1": node("n1", boot_id="boot-2")}
+    rollout.until_idle()
+    assert [playbook for playbook, _, _ in runs.runs][1:] == [playbooks.VERIFY, playbooks.APPLY]
+    assert api.enactments["n1.p"]["status"]["bootID"] == "boot-2", "p did not wait for a"
