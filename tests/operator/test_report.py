@@ -77,6 +77,8 @@ def test_a_network_manager_node_reports_its_version_and_a_kernel_only_node_none(
 def test_a_network_manager_version_that_is_no_short_version_string_is_not_written(answer):
     status = reporting.status_for(reported(network_manager=answer), nns())
     assert status["hostNetworkManagerVersion"] is None
+    status = reporting.status_for(reported(version=answer), nns())
+    assert status["handlerNmstateVersion"] is None, "nor is such an nmstate version"
 
 
 def test_a_changed_network_manager_version_alone_needs_a_write_and_removes_a_stale_one():

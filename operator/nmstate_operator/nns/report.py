@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 # What the report role says the node runs is the node's word: only a short version string is
 # written (the CRD allows 64 characters), anything else as no version.
-NETWORK_MANAGER_VERSION = re.compile(r"[0-9][0-9A-Za-z.+~_-]{0,63}")
+VERSION_STRING = re.compile(r"[0-9][0-9A-Za-z.+~_-]{0,63}")
 # Fields compared between reports besides the state; a change of any alone is written.
 VERSION_FIELDS = ("handlerNmstateVersion", "hostNetworkManagerVersion")
 
@@ -26,8 +26,11 @@ VERSION_FIELDS = ("handlerNmstateVersion", "hostNetworkManagerVersion")
 def host_network_manager_version(report: dict) -> str | None:
     """The node's NetworkManager version from its report; None where it runs none (kernel-only
     nodes), which a merge patch turns into no field, as kubernetes-nmstate omits it empty."""
-    value = report.get("network_manager_version")
-    return value if isinstance(value, str) and NETWORK_MANAGER_VERSION.fullmatch(value) else None
+    return version_string(report.get("network_manager_version"))
+
+
+def version_string(value) -> str | None:
+    return value if isinstance(value, str) and VERSION_STRING.fullmatch(value) else None
 
 
 def status_for(outcome: ReportOutcome, nns: dict) -> dict:
@@ -39,7 +42,7 @@ def status_for(outcome: ReportOutcome, nns: dict) -> dict:
     if outcome.report:
         return {
             "currentState": outcome.report["current_state"],
-            "handlerNmstateVersion": outcome.report["nmstate_version"],
+            "handlerNmstateVersion": version_string(outcome.report.get("nmstate_version")),
             "hostNetworkManagerVersion": host_network_manager_version(outcome.report),
             "lastSuccessfulUpdateTime": now(),
             "conditions": nns_conditions(conditions, generation, last_apply),
