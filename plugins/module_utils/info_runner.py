@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
+import time
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client import (
     NODE_ARGUMENT_SPEC,
@@ -27,6 +28,8 @@ MODULE_ARGS = dict(
         interfaces=dict(type="list", elements="str"),
         types=dict(type="list", elements="str"),
         drop_noise=dict(type="bool", default=False),
+        report_fact=dict(type="str"),
+        report_node=dict(type="str"),
         **NODE_ARGUMENT_SPEC,
     ),
     supports_check_mode=True,
@@ -69,10 +72,7 @@ def run(module):
         client = find_client(module, params["access"])
         state = client.show(running_config=params["running_config"], kernel_only=kernel_only)
         state = filter_state(state, params["interfaces"], params["types"], params["drop_noise"])
-        result = dict(
-            changed=False,
-            state=state,
-            ansible_facts={"nmstate": state},
+        about = dict(
             mode=mode,
             access=client.access,
             nmstate_version=client.version,
@@ -80,4 +80,12 @@ def run(module):
         )
     except NmstateError as exc:
         module.fail_json(**exc.to_result(mode=mode))
-    module.exit_json(**result)
+    if params["report_fact"]:
+        report = dict(
+            about,
+            node=params["report_node"] or "",
+            current_state=state,
+            timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        module.exit_json(changed=False, ansible_facts={params["report_fact"]: report}, mode=mode)
+    module.exit_json(changed=False, state=state, ansible_facts={"nmstate": state}, **about)

@@ -61,6 +61,16 @@ options:
         change by themselves (bridge timers, address lifetimes).
     type: bool
     default: false
+  report_fact:
+    description:
+      - Publish the whole report as this one fact instead (C(node), C(current_state),
+        C(nmstate_version), C(network_manager_version), C(access), C(mode), C(timestamp)), and
+        return the state nowhere else, so that a report is one task with one copy of the state.
+        The P(nodenet.nmstate.report#role) role uses V(nmstate_report).
+    type: str
+  report_node:
+    description: The name the report gives the node (C(node)), with O(report_fact).
+    type: str
 seealso:
   - module: nodenet.nmstate.nmstate_apply
 """
@@ -88,7 +98,7 @@ EXAMPLES = r"""
 RETURN = r"""
 state:
   description: The node's network state in nmstate's schema, filtered as asked.
-  returned: success
+  returned: success, without O(report_fact)
   type: dict
   sample:
     interfaces:
@@ -106,7 +116,11 @@ ansible_facts:
     nmstate:
       description: The same as RV(state).
       type: dict
-      returned: success
+      returned: success, without O(report_fact)
+    REPORT_FACT:
+      description: With O(report_fact), the report under that name (the state in C(current_state), the UTC time of the report in C(timestamp)).
+      type: dict
+      returned: with O(report_fact)
 mode:
   description: The nmstate mode used, V(kernel-only) or V(networkmanager).
   returned: always

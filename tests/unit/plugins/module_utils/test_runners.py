@@ -457,3 +457,16 @@ def test_the_transaction_removes_its_payload_file_and_nothing_else(tmp_path):
     started_as("/usr/bin/python3", str(payload))
     assert not payload.exists() and task_dir.exists()
     started_as("/usr/bin/python3", str(payload))  # already gone: no error
+
+
+def test_info_as_a_report_publishes_one_fact_with_one_copy_of_the_state(client):
+    module = FakeModule(
+        info_runner, report_fact="nmstate_report", report_node="node01", kernel_only=True
+    )
+    ended = end(info_runner, module)
+    assert not ended.failed and set(ended.result) == {"changed", "ansible_facts", "mode"}
+    report = ended.result["ansible_facts"]["nmstate_report"]
+    assert report["node"] == "node01" and report["current_state"] == CURRENT
+    assert report["nmstate_version"] == "2.2.62" and report["access"] == "nmstatectl"
+    assert report["mode"] == "kernel-only" and report["timestamp"].endswith("Z")
+    assert report["network_manager_version"] == ""
