@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from kubernetes import client
 from kubernetes import config as kube_config
 from kubernetes.client.rest import ApiException
@@ -197,6 +199,14 @@ class Api:
                     address = endpoint.addresses[0]
                     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         return None
+
+    def node_versions(self) -> dict[str, str]:
+        """Every Node's resourceVersion, by name, as the API server has them now."""
+        listed = self.core.list_node(_preload_content=False)
+        items = json.loads(listed.data).get("items") or []
+        return {
+            item["metadata"]["name"]: item["metadata"].get("resourceVersion", "") for item in items
+        }
 
     def read_node(self, name: str) -> dict | None:
         try:

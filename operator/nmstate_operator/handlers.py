@@ -26,6 +26,7 @@ from .nns.apply import DRY_RUN_ANNOTATION
 from .nodes import (
     FORCE_REFRESH_LABEL,
     NodeView,
+    index_caught_up,
     labels_of,
     lookup,
     refresh_forced,
@@ -45,6 +46,7 @@ async def nodes_by_name(name: str, body: kopf.Body, memo: kopf.Memo, **_) -> dic
     the node reported at once. Async, so that it runs in the event loop with the scheduler
     (kopf runs sync handlers in threads); kopf stores the new view before anything else runs,
     so the steps it wakes see it."""
+    memo.node_versions[name] = body["metadata"].get("resourceVersion", "")
     view = NodeView.from_node(body, memo.config.address_type)
     if not memo.config.node_selector.matches(view.label_map()):
         view = None  # not ours: an empty result takes it out of the index
@@ -91,6 +93,7 @@ async def configure(
     api_server = probes.api_server_source(memo.config.api_server_endpoint, memo.api.api_endpoint)
     memo.playbooks = Playbooks(memo.config, host_keys, api_server)
     memo.nodes_by_name = nodes_by_name  # kopf keeps it filled from its watch of Nodes
+    memo.node_versions = {}  # each Node's resourceVersion as the index last saw it
     memo.nns_by_name = nns_by_name
     memo.reports = report.ReportRequests(memo.config.report_interval)
     memo.stopping = threading.Event()
@@ -125,6 +128,7 @@ def _is_our_peering(name: str, memo: kopf.Memo, **_) -> bool:
 async def lead(memo: kopf.Memo, stopped: kopf.DaemonStopped, **_) -> None:
     """kopf runs this daemon only while this operator has the highest peering priority, and
     stops it when it pauses for another one: that is when reports and rollouts may run."""
+    await index_fresh(memo)
     log.info("leading: reports and rollouts run here")
     memo.leading.set()
     memo.reports.request()
@@ -134,6 +138,24 @@ async def lead(memo: kopf.Memo, stopped: kopf.DaemonStopped, **_) -> None:
     finally:
         memo.leading.clear()
         log.info("not leading any more: reports and rollouts pause")
+
+
+INDEX_WAIT_SECONDS = 60.0
+
+
+async def index_fresh(memo: kopf.Memo) -> None:
+    """Until the Node index holds what the API server has. kopf neither lists nor watches while
+    another operator leads, and lists again when this one takes over: a rollout stepped on the
+    index before that would take nodes it has not seen again for nodes that stopped matching."""
+    deadline = asyncio.get_running_loop().time() + INDEX_WAIT_SECONDS
+    listed = await asyncio.to_thread(memo.api.node_versions)
+    while not index_caught_up(memo.node_versions, listed):
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning(
+                "the Node index is still behind the API server after %.0f s", INDEX_WAIT_SECONDS
+            )
+            return
+        await asyncio.sleep(0.2)
 
 
 @kopf.on.event("nodes")

@@ -168,3 +168,18 @@ def snapshot(index: Mapping) -> dict[str, NodeView]:
 def lookup(index: Mapping, name: str) -> NodeView | None:
     """One node from the index (call in the event loop)."""
     return next(iter(index.get(name, ())), None)
+
+
+def index_caught_up(seen: Mapping[str, str], listed: Mapping[str, str]) -> bool:
+    """Whether the Node index has seen every Node the API server lists, each at least at the
+    listed resourceVersion (etcd's revisions, compared as numbers; an opaque one must match)."""
+    for name, version in listed.items():
+        have = seen.get(name)
+        if have is None:
+            return False
+        if have.isdigit() and version.isdigit():
+            if int(have) < int(version):
+                return False
+        elif have != version:
+            return False
+    return True

@@ -5,7 +5,7 @@ import asyncio
 import kopf
 import pytest
 from fakes import Config, FakeApi
-from nmstate_operator import handlers
+from nmstate_operator import handlers, nodes
 from nmstate_operator.nns import apply as nns_apply
 from nmstate_operator.nns.report import ReportRequests
 from nmstate_operator.nodes import FORCE_REFRESH_LABEL, NodeSelector, NodeView, refresh_forced
@@ -33,6 +33,7 @@ def memo():
     memo.scheduler = FakeScheduler()
     memo.reports = ReportRequests(60)
     memo.nodes_by_name = {}
+    memo.node_versions = {}
     memo.nodes_listed = asyncio.Event()
     return memo
 
@@ -247,3 +248,28 @@ def test_an_unmanaged_nns_is_not_applied_until_managed_again_and_applied_once(me
     patched({"managed": False, "desiredState": {"interfaces": [{"name": "x"}]}})
     patched({"managed": True, "desiredState": state})  # both at once: one apply
     assert len(applied) == 2
+
+
+def test_a_new_leader_waits_until_its_node_index_holds_what_the_api_server_has(memo):
+    """kopf lists Nodes again when a paused operator takes over: rollouts must not step on the
+    index of before."""
+    listed = {"n1": "120", "n2": "90"}
+    memo.api.node_versions = lambda: listed
+    memo.node_versions = {"n1": "100"}  # n1 seen at an older version, n2 not yet
+
+    async def takeover():
+        waiting = asyncio.create_task(handlers.index_fresh(memo))
+        await asyncio.sleep(0.3)
+        assert not waiting.done(), "the index is behind: still waiting"
+        memo.node_versions.update(n1="121", n2="90")  # the listing caught up (n1 even newer)
+        await asyncio.wait_for(waiting, 2)
+
+    asyncio.run(takeover())
+
+
+def test_index_caught_up_compares_revisions_as_numbers_and_opaque_ones_exactly():
+    assert nodes.index_caught_up({"a": "10"}, {"a": "9"})
+    assert not nodes.index_caught_up({"a": "9"}, {"a": "10"})
+    assert not nodes.index_caught_up({}, {"a": "1"})
+    assert nodes.index_caught_up({"a": "x1"}, {"a": "x1"})
+    assert not nodes.index_caught_up({"a": "x2"}, {"a": "x1"})
