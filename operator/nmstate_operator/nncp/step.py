@@ -336,7 +336,7 @@ class Rollout:
         rebooted = [node for node in self.ready if self.rebooted(node)]
         if not rebooted:
             return None
-        everyone = self.ctx.api.list_enactments()
+        everyone = self.all_enactments()
         waiting = None
         for node in rebooted:
             boot = self.selected[node].boot_id
@@ -478,6 +478,25 @@ class Rollout:
                 self.requeue_later(node)
         return min(due) if due else 0
 
+    def record_unreached(self, node: str, outcome: VerifyOutcome | DryRunOutcome) -> float | None:
+        """A check (verify or dry run) that did not reach the node, recorded as an apply that
+        did not: retried with backoff within the budget, or failed. When to try again, or None."""
+        unreached = ApplyOutcome(
+            False,
+            outcome.message,
+            transient=outcome.unreachable,
+            host_key_rejected=outcome.host_key_rejected,
+        )
+        decision = outcomes.record_outcome(
+            EnactmentSink(self, node),
+            unreached,
+            self.retries(node),
+            self.ctx.config.max_retries,
+            applied="",
+            event_message="",
+        )
+        return decision.retry_in
+
     def record_dry_run(self, outcomes_by_node: dict[str, DryRunOutcome]) -> float | None:
         """A dry run's findings: the diff and nmstate's verdict on each node, no bootID (a
         reboot changes nothing a dry run did)."""
@@ -485,22 +504,9 @@ class Rollout:
         desired = self.spec.get("desiredState") or {}
         for node, outcome in outcomes_by_node.items():
             if outcome.unreachable or outcome.host_key_rejected:
-                unreached = ApplyOutcome(
-                    False,
-                    outcome.message,
-                    transient=outcome.unreachable,
-                    host_key_rejected=outcome.host_key_rejected,
-                )
-                decision = outcomes.record_outcome(
-                    EnactmentSink(self, node),
-                    unreached,
-                    self.retries(node),
-                    self.ctx.config.max_retries,
-                    applied="",
-                    event_message="",
-                )
-                if decision.retry_in is not None:
-                    due.append(decision.retry_in)
+                retry = self.record_unreached(node, outcome)
+                if retry is not None:
+                    due.append(retry)
                 continue
             found = {
                 "dryRun": outcome.as_status(self.generation),
@@ -568,22 +574,9 @@ class Rollout:
                 self.set_enactment(node, "Progressing", REBOOT_REASON, message, retryCount=retries)
                 due.append(delay)
             elif outcome.unreachable or outcome.host_key_rejected:
-                unreached = ApplyOutcome(
-                    False,
-                    outcome.message,
-                    transient=outcome.unreachable,
-                    host_key_rejected=outcome.host_key_rejected,
-                )
-                decision = outcomes.record_outcome(
-                    EnactmentSink(self, node),
-                    unreached,
-                    self.retries(node),
-                    self.ctx.config.max_retries,
-                    applied="",
-                    event_message="",
-                )
-                if decision.retry_in is not None:
-                    due.append(decision.retry_in)
+                retry = self.record_unreached(node, outcome)
+                if retry is not None:
+                    due.append(retry)
             elif node in after_reboot:
                 message = "the node rebooted and the policy's state is gone: it is configured again"
                 self.set_enactment(node, "Pending", REBOOT_REASON, message)
