@@ -163,6 +163,11 @@ def invalid_summary(problem: str, reason: str = "InvalidPolicy") -> dict:
     return _summary("Degraded", reason, problem)
 
 
+def reverting_summary(message: str) -> dict:
+    """A deleted policy whose nodes are being reverted (spec.revertOnDelete)."""
+    return _summary("Progressing", "Reverting", message)
+
+
 def _summary(holding: str, reason: str, message: str, ignored: bool = False) -> dict:
     summary = {kind: "False" for kind in ("Available", "Degraded", "Progressing", "Ignored")}
     summary[holding] = "True"

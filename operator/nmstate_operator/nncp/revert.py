@@ -30,7 +30,14 @@ from .. import locks, outcomes
 from ..names import enactment_node
 from ..nodes import NodeView
 from ..playbooks import ApplyOutcome, cut
-from ..status import enactment_conditions, parse_stamp, policy_conditions, stamp, utcnow
+from ..status import (
+    enactment_conditions,
+    parse_stamp,
+    policy_conditions,
+    same_conditions,
+    stamp,
+    utcnow,
+)
 from . import plan as planning
 
 log = logging.getLogger(__name__)
@@ -283,14 +290,11 @@ class Revert:
     def write_policy_status(self, remaining: list[str]) -> None:
         total = len(self.enactments)
         message = f"reverting the deleted policy: {total - len(remaining)}/{total} nodes done"
-        summary = {kind: "False" for kind in ("Available", "Degraded", "Ignored")}
-        summary.update(Progressing="True", reason="Reverting", message=message)
+        summary = planning.reverting_summary(message)
         previous = self.policy.get("status") or {}
-        if (previous.get("conditions") or []) and any(
-            c.get("message") == message for c in previous["conditions"]
-        ):
-            return
         conditions = policy_conditions(summary, previous.get("conditions") or [])
+        if same_conditions(previous.get("conditions") or [], conditions):
+            return
         self.ctx.api.patch_policy_status(self.name, {"conditions": conditions})
         self.policy["status"] = dict(previous, conditions=conditions)
 
