@@ -139,14 +139,16 @@ def transact(module, kernel_only, inputs, reported):
     )
     lock_seconds = transaction_seconds(params["rollback_timeout"], params["probe_timeout"])
     with exclusive_node_lock(lock_seconds):
+        # The node as it is under the lock, read once for every check before the change.
+        current = client.show(kernel_only=kernel_only)
         if capture:
-            desired = render_policy(client, nmstatectl, capture, desired, kernel_only, reported)
+            desired = render_policy(client, nmstatectl, capture, desired, current, reported)
         if nmstatectl is not None:
-            reported["features"] = features_of(nmstatectl, desired, client, kernel_only)
+            reported["features"] = features_of(nmstatectl, desired, current)
         if kernel_only:
-            kernel_limits.check(desired, client.show(kernel_only=True))
+            kernel_limits.check(desired, current)
         if module.check_mode:
-            return predict(module, client, nmstatectl, desired, kernel_only)
+            return predict(module, client, nmstatectl, desired, current, kernel_only)
         return transaction.run(
             desired,
             params["probes"],
@@ -157,12 +159,11 @@ def transact(module, kernel_only, inputs, reported):
         )
 
 
-def render_policy(client, nmstatectl, capture, desired, kernel_only, reported):
+def render_policy(client, nmstatectl, capture, desired, current, reported):
     """The state nmstate renders from an nmpolicy on this node; what it reports goes into
     `reported` at once (a failure must show it too): the rendered state, and with nmstatectl
     each capture's result with its time (kubernetes-nmstate's capturedStates)."""
     policy = {"capture": capture, "desiredState": desired}
-    current = client.show(kernel_only=kernel_only)
     if nmstatectl is not None:
         rendered, captured = nmstatectl.state_and_captures_from_policy(policy, current)
         reported["captured_states"] = captured
@@ -173,20 +174,19 @@ def render_policy(client, nmstatectl, capture, desired, kernel_only, reported):
     return rendered
 
 
-def features_of(nmstatectl, desired, client, kernel_only):
+def features_of(nmstatectl, desired, current):
     """nmstate's names for the features `desired` uses; [] where nmstate cannot tell (the
     list only informs)."""
     try:
-        return nmstatectl.features(desired, client.show(kernel_only=kernel_only))
+        return nmstatectl.features(desired, current)
     except NmstateError:
         return []
 
 
-def predict(module, client, nmstatectl, desired, kernel_only):
-    """Check mode: whether nmstate accepts `desired` here, and what it would change (with
-    --diff, the touched running configuration before and after). Raises NmstateError when
-    nmstate refuses the state."""
-    current = client.show(kernel_only=kernel_only)
+def predict(module, client, nmstatectl, desired, current, kernel_only):
+    """Check mode: whether nmstate accepts `desired` here (`current`: the node's state), and
+    what it would change (with --diff, the touched running configuration before and after).
+    Raises NmstateError when nmstate refuses the state."""
     validated = nmstatectl is not None
     if validated:
         nmstatectl.validate(desired, current)
