@@ -96,6 +96,7 @@ async def configure(
     memo.node_versions = {}  # each Node's resourceVersion as the index last saw it
     memo.nns_by_name = nns_by_name
     memo.reports = report.ReportRequests(memo.config.report_interval)
+    memo.report_digests = {}  # node -> digest of its NNS's report, across rounds
     memo.stopping = threading.Event()
     memo.leading = asyncio.Event()
     memo.nodes_listed = asyncio.Event()
@@ -205,7 +206,9 @@ async def report_loop(memo: kopf.Memo) -> None:
         await memo.leading.wait()
         nodes = snapshot(memo.nodes_by_name)
         try:
-            await asyncio.to_thread(report.report_round, memo.api, memo.playbooks, nodes, only)
+            await asyncio.to_thread(
+                report.report_round, memo.api, memo.playbooks, nodes, only, memo.report_digests
+            )
             await asyncio.to_thread(report.refresh_policy_metrics, memo.api)
         except Exception:  # a failed round must not end reporting; the next one retries
             log.exception("report round failed")

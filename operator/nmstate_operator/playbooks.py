@@ -26,6 +26,8 @@ APPLY_FACT = "nmstate_apply_result"
 VERIFY_FACT = "nmstate_verify_result"
 DRY_RUN_FACT = "nmstate_dry_run_result"
 REPORT_FACT = "nmstate_report"
+# The report role's variable for the digest of the report already held.
+KNOWN_DIGEST = "nmstate_report_known_digest"
 STATE_VARIABLE = "nmstate_desired_state"  # reaches the playbook as nmstate_desired_state_file
 
 HOST_KEY_MESSAGE = (
@@ -129,9 +131,10 @@ class ReportOutcome:
     unreachable: bool
     message: str = ""
     reason: str = ""  # why there is no report, for the NNS conditions
+    unchanged: bool = False  # the node answered: its report is the one already held
 
     def __post_init__(self) -> None:
-        if not self.reason and self.report is None:
+        if not self.reason and self.report is None and not self.unchanged:
             self.reason = "NodeUnreachable" if self.unreachable else "ReportFailed"
 
 
@@ -233,8 +236,14 @@ def dry_run_outcome(outcome: HostOutcome | None) -> DryRunOutcome:
     )
 
 
-def report_outcome(outcome: HostOutcome | None) -> ReportOutcome:
+def report_outcome(outcome: HostOutcome | None, known_digest: str | None = None) -> ReportOutcome:
+    """What a node's report run says. "Unchanged" counts only as the answer to the digest we
+    sent: a node cannot claim it otherwise."""
     report = outcome.facts.get(REPORT_FACT) if outcome else None
+    if isinstance(report, dict) and report.get("unchanged") is True:
+        if known_digest is not None and report.get("digest") == known_digest:
+            return ReportOutcome(None, False, unchanged=True)
+        report = None
     if report:
         return ReportOutcome(report, False)
     if outcome is not None and outcome.host_key_rejected:
@@ -308,11 +317,23 @@ class Playbooks:
         result = self._run(DRY_RUN, nodes, purpose, state, limit, dict(record, kind="dry-run"))
         return {node: dry_run_outcome(result.hosts.get(node)) for node in result.hosts}
 
-    def report(self, nodes: dict[str, str]) -> dict[str, ReportOutcome]:
+    def report(
+        self, nodes: dict[str, str], known_digests: dict[str, str] | None = None
+    ) -> dict[str, ReportOutcome]:
+        """Each node's report. A node with a digest in `known_digests` (of the report already
+        held for it) answers with the digest alone when its report is the same."""
+        known = {node: digest for node, digest in (known_digests or {}).items() if node in nodes}
         result = self._recorded(
-            run_playbook(self.config, REPORT, nodes, "report", record={"kind": "report"})
+            run_playbook(
+                self.config,
+                REPORT,
+                nodes,
+                "report",
+                record={"kind": "report"},
+                host_settings={node: {KNOWN_DIGEST: digest} for node, digest in known.items()},
+            )
         )
-        return {node: report_outcome(result.hosts.get(node)) for node in nodes}
+        return {node: report_outcome(result.hosts.get(node), known.get(node)) for node in nodes}
 
     def _run(
         self, playbook, nodes, purpose, state, limit, record, settings=None, host_files=None

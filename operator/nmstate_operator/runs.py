@@ -253,6 +253,7 @@ def run_playbook(
     record: dict | None = None,
     settings: dict | None = None,
     host_data_files: dict[str, dict[str, object]] | None = None,
+    host_settings: dict[str, dict] | None = None,
 ) -> RunResult:
     """Run collection playbook `playbook` (e.g. nodenet.nmstate.report) over `nodes`.
 
@@ -263,7 +264,8 @@ def run_playbook(
     `data_files` become JSON files next to the run and reach the playbook as `<name>_file`
     variables holding their paths: data never passes through a command line or a template.
     `host_data_files` do the same per node (node -> name -> content), as host variables: one
-    run gives each node its own data (a revert state).
+    run gives each node its own data (a revert state). `host_settings` are plain variables of
+    our own per node (node -> variables), like `settings`.
     """
     private = config.runner_dir / purpose_dir(purpose)
     ident = f"{private.name}-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}"
@@ -276,10 +278,11 @@ def run_playbook(
         # Inventory and variables are written as data Ansible never templates (!unsafe): a
         # Node's address or a policy's name must not become a template.
         extravars = dict(settings or {}, **write_data_files(private / "data", data_files or {}))
-        host_vars = {
-            node: write_data_files(private / "data" / "hosts" / inventory_name(node), files)
-            for node, files in (host_data_files or {}).items()
-        }
+        host_vars = {node: dict(each) for node, each in (host_settings or {}).items()}
+        for node, files in (host_data_files or {}).items():
+            host_vars.setdefault(node, {}).update(
+                write_data_files(private / "data" / "hosts" / inventory_name(node), files)
+            )
         write_unsafe_yaml(private / "env" / "extravars", extravars)
         hosts = write_unsafe_yaml(private / "inventory.yml", inventory(nodes, config, host_vars))
         runner = ansible_runner.run(

@@ -20,6 +20,7 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_client imp
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import NmstateError
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_state import filter_state
+from ansible_collections.nodenet.nmstate.plugins.module_utils.report_digest import report_digest
 
 # The keyword arguments of the module's AnsibleModule.
 MODULE_ARGS = dict(
@@ -30,6 +31,7 @@ MODULE_ARGS = dict(
         drop_noise=dict(type="bool", default=False),
         report_fact=dict(type="str"),
         report_node=dict(type="str"),
+        known_digest=dict(type="str"),
         **NODE_ARGUMENT_SPEC,
     ),
     supports_check_mode=True,
@@ -81,11 +83,23 @@ def run(module):
     except NmstateError as exc:
         module.fail_json(**exc.to_result(mode=mode))
     if params["report_fact"]:
-        report = dict(
-            about,
-            node=params["report_node"] or "",
-            current_state=state,
-            timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        module.exit_json(
+            changed=False,
+            ansible_facts={params["report_fact"]: report(params, state, about)},
+            mode=mode,
         )
-        module.exit_json(changed=False, ansible_facts={params["report_fact"]: report}, mode=mode)
     module.exit_json(changed=False, state=state, ansible_facts={"nmstate": state}, **about)
+
+
+def report(params, state, about):
+    """The report fact: the whole report, or only its digest when it is the one the caller
+    already holds (known_digest), so that an unchanged node sends a few bytes."""
+    digest = report_digest(state, about["nmstate_version"], about["network_manager_version"])
+    common = dict(
+        node=params["report_node"] or "",
+        digest=digest,
+        timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    if params["known_digest"] == digest:
+        return dict(common, unchanged=True)
+    return dict(about, current_state=state, unchanged=False, **common)

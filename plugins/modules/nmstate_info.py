@@ -64,12 +64,23 @@ options:
   report_fact:
     description:
       - Publish the whole report as this one fact instead (C(node), C(current_state),
-        C(nmstate_version), C(network_manager_version), C(access), C(mode), C(timestamp)), and
+        C(nmstate_version), C(network_manager_version), C(access), C(mode), C(timestamp),
+        C(digest) and C(unchanged=false); see O(known_digest)), and
         return the state nowhere else, so that a report is one task with one copy of the state.
         The P(nodenet.nmstate.report#role) role uses V(nmstate_report).
     type: str
   report_node:
     description: The name the report gives the node (C(node)), with O(report_fact).
+    type: str
+  known_digest:
+    description:
+      - With O(report_fact), the C(digest) of the report the caller already holds (from an
+        earlier report, or computed from a NodeNetworkState as the operator does).
+      - When the node's report has the same digest, the fact holds only C(node), C(digest),
+        C(timestamp) and C(unchanged=true), not the state, so that an unchanged node sends a
+        few bytes instead of its whole state.
+      - The digest is the SHA-256 of the canonical JSON of C(current_state), C(nmstate_version)
+        and C(network_manager_version).
     type: str
 seealso:
   - module: nodenet.nmstate.nmstate_apply
@@ -89,6 +100,12 @@ EXAMPLES = r"""
   nodenet.nmstate.nmstate_info:
     running_config: true
     interfaces: ["eth1", "eth1.*"]
+
+- name: A report that sends the state only when it differs from the one held
+  nodenet.nmstate.nmstate_info:
+    drop_noise: true
+    report_fact: nmstate_report
+    known_digest: "{{ previous_report.digest | default(omit) }}"
 
 - name: Use the fact
   ansible.builtin.debug:

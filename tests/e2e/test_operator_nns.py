@@ -72,6 +72,11 @@ def test_idle_cluster_causes_no_status_writes_and_a_change_shows_within_a_period
     assert {
         n.name: read_nns(api, n.name)["metadata"]["resourceVersion"] for n in lab.nodes
     } == versions
+    # Idle nodes answer with the digest of the report their NNS holds, not their whole state.
+    every = len(lab.nodes)
+    assert (
+        f"report round: {every} nodes, {every} unchanged" in operator_process.log_path.read_text()
+    )
 
     node = lab.nodes[1]
     node.run("ip addr add 10.231.84.12/24 dev eth2")

@@ -178,6 +178,31 @@ def test_report_role_publishes_each_nodes_filtered_state(lab, playbook):
         assert report["node"] == node.name and report["nmstate_version"] == "2.2.62"
         assert report["timestamp"].endswith("Z")
         assert "valid-life-time" not in str(report["current_state"])
+        assert report["unchanged"] is False and len(report["digest"]) == 64
+
+
+def test_report_role_answers_unchanged_to_the_digest_it_last_sent(lab, playbook):
+    node = lab.nodes[0]
+    first = playbook("role_report.yml", limit=node.name).result(node.name, "Report")
+    digest = first["nmstate_report"]["digest"]
+    again = playbook("role_report.yml", {"nmstate_report_known_digest": digest}, limit=node.name)
+    report = again.result(node.name, "Report")["nmstate_report"]
+    assert report == {
+        "node": node.name,
+        "digest": digest,
+        "unchanged": True,
+        "timestamp": report["timestamp"],
+    }
+    node.run("ip link add brdigest type bridge")
+    try:
+        changed = playbook(
+            "role_report.yml", {"nmstate_report_known_digest": digest}, limit=node.name
+        )
+        report = changed.result(node.name, "Report")["nmstate_report"]
+    finally:
+        node.run("ip link del brdigest")
+    assert report["unchanged"] is False and report["digest"] != digest
+    assert "brdigest" in [i["name"] for i in report["current_state"]["interfaces"]]
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from nmstate_operator.nodes import NodeSelector, NodeView
 from nmstate_operator.probes import ProbeRules
 from nmstate_operator.runs import HostOutcome, RunResult
 
+from ansible_collections.nodenet.nmstate.plugins.module_utils.report_digest import report_digest
+
 STATE = {"interfaces": [{"name": "br1", "type": "linux-bridge", "state": "up"}]}
 
 
@@ -180,6 +182,7 @@ class FakeRuns:
         self.data: list[dict] = []
         self.host_data: list[dict | None] = []
         self.settings: list[dict | None] = []
+        self.host_settings: list[dict | None] = []
 
     def __call__(self, config, playbook, nodes, purpose, data_files=None, **options):
         limit = options.get("limit")
@@ -188,8 +191,13 @@ class FakeRuns:
         self.data.append(copy.deepcopy(data_files))
         self.host_data.append(copy.deepcopy(options.get("host_data_files")))
         self.settings.append(copy.deepcopy(options.get("settings")))
+        host_settings = options.get("host_settings") or {}
+        self.host_settings.append(copy.deepcopy(host_settings))
         if playbook == "nodenet.nmstate.dry_run":
             return RunResult("successful", 0, {name: self.dry_run(name) for name in targets})
+        if playbook == "nodenet.nmstate.report":
+            answers = {name: self.report(name, host_settings.get(name)) for name in targets}
+            return RunResult("successful", 0, answers)
         return RunResult("successful", 0, {name: self.host(name) for name in targets})
 
     def dry_run(self, name):
@@ -206,6 +214,16 @@ class FakeRuns:
         }
         return HostOutcome(facts={"nmstate_dry_run_result": result})
 
+    def report(self, name, host_settings):
+        """As nmstate_info answers, with the digest it computes."""
+        if self.outcomes.get(name) != "reported":
+            return self.host(name)
+        digest = report_digest(STATE, "2.2.62", "")
+        if (host_settings or {}).get("nmstate_report_known_digest") == digest:
+            return HostOutcome(facts={"nmstate_report": {"unchanged": True, "digest": digest}})
+        report = {"current_state": STATE, "nmstate_version": "2.2.62", "digest": digest}
+        return HostOutcome(facts={"nmstate_report": report})
+
     def host(self, name):
         outcome = self.outcomes.get(name, "applied")
         if outcome == "applied":
@@ -219,9 +237,6 @@ class FakeRuns:
                 "@@@ REMOTE HOST IDENTIFICATION HAS CHANGED! @@@ Host key verification failed."
             ]
             return HostOutcome(ok=False, unreachable=True, failures=failures)
-        if outcome == "reported":
-            report = {"current_state": STATE, "nmstate_version": "2.2.62"}
-            return HostOutcome(facts={"nmstate_report": report})
         result = {"applied": False, "msg": outcome}
         return HostOutcome(ok=False, facts={"nmstate_apply_result": result}, failures=[outcome])
 

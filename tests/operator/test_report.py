@@ -198,14 +198,14 @@ def test_report_requests_cover_every_node_per_interval_and_applied_nodes_at_once
 
 @pytest.fixture
 def round_over(monkeypatch):
-    def run(nodes, outcomes, nns_names, only=None):
-        api = FakeApi()
+    def run(nodes, outcomes, nns_names, only=None, digests=None, api=None):
+        api = api or FakeApi()
         for name in nns_names:
-            api.nns[name] = {"metadata": {"name": name, "generation": 1}}
+            api.nns.setdefault(name, {"metadata": {"name": name, "generation": 1}})
         runs = FakeRuns(outcomes)
         monkeypatch.setattr(playbooks, "run_playbook", runs)
         views = {view.name: view for view in nodes}
-        counts = reporting.report_round(api, Playbooks(None), views, only)
+        counts = reporting.report_round(api, Playbooks(None), views, only, digests)
         return api, runs, counts
 
     return run
@@ -216,7 +216,7 @@ def test_a_round_reports_reachable_nodes_and_writes_only_changes(round_over):
     outcomes = {"n1": "reported", "n2": "unreachable"}
     api, runs, counts = round_over(nodes, outcomes, ["n1", "n2", "n3"])
     assert [limit for _, limit, _ in runs.runs] == [["n1", "n2"]]  # n3 has no address
-    assert counts == {"nodes": 2, "writes": 3, "unreachable": 1}
+    assert counts == {"nodes": 2, "writes": 3, "unreachable": 1, "unchanged": 0}
     assert api.nns["n1"]["status"]["currentState"] == REPORTED
     failing = {c["type"]: c for c in api.nns["n2"]["status"]["conditions"]}["Failing"]
     assert failing["status"] == "True" and failing["reason"] == "NodeUnreachable"
@@ -249,3 +249,54 @@ def test_a_changed_host_key_fails_the_nns_with_one_warning(round_over):
     failing = {c["type"]: c for c in api.nns["n1"]["status"]["conditions"]}["Failing"]
     assert failing["reason"] == "HostKeyRejected" and "no state was sent" in failing["message"]
     assert api.events == [("n1", "HostKeyRejected", "Warning")]
+
+
+def test_an_unchanged_node_answers_with_its_digest_and_costs_no_write(round_over):
+    digests = {}
+    api, runs, counts = round_over([node("n1")], {"n1": "reported"}, ["n1"], digests=digests)
+    assert runs.host_settings == [{}] and counts["writes"] == 1
+    assert digests == {"n1": reporting.nns_digest(api.nns["n1"]["status"])}
+    api, runs, counts = round_over([node("n1")], {"n1": "reported"}, [], digests=digests, api=api)
+    assert runs.host_settings == [{"n1": {"nmstate_report_known_digest": digests["n1"]}}]
+    assert counts["unchanged"] == 1 and counts["writes"] == 0
+    assert api.nns["n1"]["status"]["currentState"] == REPORTED
+
+
+def test_an_unchanged_answer_about_an_nns_that_changed_meanwhile_writes_nothing(round_over):
+    digests = {}
+    api, _runs, _counts = round_over([node("n1")], {"n1": "reported"}, ["n1"], digests=digests)
+    api.nns["n1"] = {"metadata": {"name": "n1", "generation": 1}}  # recreated during the round
+    api, _runs, counts = round_over([node("n1")], {"n1": "reported"}, [], digests=digests, api=api)
+    assert counts["writes"] == 0 and "status" not in api.nns["n1"]
+    assert digests == {}, "the next round asks for the whole report"
+    _api, runs, counts = round_over([node("n1")], {"n1": "reported"}, [], digests=digests, api=api)
+    assert runs.host_settings == [{}] and counts["writes"] == 1
+
+
+def test_the_digests_of_nodes_that_went_are_forgotten(round_over):
+    digests = {"gone": "0" * 64}
+    round_over([node("n1")], {"n1": "reported"}, ["n1"], digests=digests)
+    assert set(digests) == {"n1"}
+
+
+@pytest.mark.parametrize("known", [None, "b" * 64])
+def test_unchanged_counts_only_as_the_answer_to_the_digest_sent(known):
+    claim = {"nmstate_report": {"unchanged": True, "digest": "a" * 64}}
+    outcome = report_outcome(HostOutcome(facts=claim), known)
+    assert not outcome.unchanged and outcome.report is None and outcome.reason == "ReportFailed"
+    assert report_outcome(HostOutcome(facts=claim), "a" * 64).unchanged
+
+
+def test_the_operator_computes_the_digest_the_node_computes():
+    from ansible_collections.nodenet.nmstate.plugins.module_utils import info_runner
+
+    about = {"nmstate_version": "2.2.62", "network_manager_version": "1.42.4"}
+    params = {"report_node": "node01", "known_digest": None}
+    full = info_runner.report(params, STATE, dict(about, mode="kernel-only", access="x"))
+    status = reporting.status_for(
+        report_outcome(HostOutcome(facts={"nmstate_report": full})), nns()
+    )
+    written = merge_patch({}, status)
+    assert reporting.nns_digest(written) == full["digest"] and full["unchanged"] is False
+    again = info_runner.report(dict(params, known_digest=full["digest"]), STATE, about)
+    assert again["unchanged"] is True and "current_state" not in again

@@ -8,6 +8,8 @@ import re
 import threading
 import time
 
+from ansible_collections.nodenet.nmstate.plugins.module_utils.report_digest import report_digest
+
 from .. import locks, metrics
 from ..api import Api, Gone
 from ..nodes import NodeView
@@ -39,6 +41,8 @@ def status_for(outcome: ReportOutcome, nns: dict) -> dict:
     generation = (nns.get("metadata") or {}).get("generation")
     conditions = previous.get("conditions") or []
     last_apply = previous.get("lastApply")
+    if outcome.unchanged:
+        return {"conditions": nns_conditions(conditions, generation, last_apply)}
     if outcome.report:
         return {
             "currentState": outcome.report["current_state"],
@@ -65,19 +69,42 @@ def needs_write(previous: dict, new: dict) -> bool:
     return state_changed or any(previous.get(key) != new.get(key) for key in VERSION_FIELDS)
 
 
+def nns_digest(status: dict) -> str | None:
+    """The digest of the report an NNS status holds (as the node computes it), None without
+    one."""
+    if "currentState" not in status:
+        return None
+    return report_digest(
+        status["currentState"],
+        status.get("handlerNmstateVersion"),
+        status.get("hostNetworkManagerVersion"),
+    )
+
+
 def report_round(
-    api: Api, playbooks: Playbooks, nodes: dict[str, NodeView], only: set[str] | None = None
+    api: Api,
+    playbooks: Playbooks,
+    nodes: dict[str, NodeView],
+    only: set[str] | None = None,
+    digests: dict[str, str] | None = None,
 ) -> dict:
-    """One report run over `nodes` (or those in `only`); returns counts for logs and metrics."""
+    """One report run over `nodes` (or those in `only`); returns counts for logs and metrics.
+
+    `digests` (node -> digest of what its NNS held after the last round; kept by the caller
+    across rounds) lets an unchanged node answer with its digest alone."""
+    digests = {} if digests is None else digests
+    for gone in set(digests) - set(nodes):
+        del digests[gone]
     targets = {
         name: view.address
         for name, view in nodes.items()
         if view.address and (only is None or name in only)
     }
-    counts = {"nodes": len(targets), "writes": 0, "unreachable": 0}
+    counts = {"nodes": len(targets), "writes": 0, "unreachable": 0, "unchanged": 0}
     # A node that another run holds (an apply) sits this round out: one run per node at a time.
     with locks.holding(sorted(targets)) as held:
-        reports = playbooks.report({name: targets[name] for name in held}) if held else {}
+        asked = {name: digests[name] for name in held if name in digests}
+        reports = playbooks.report({name: targets[name] for name in held}, asked) if held else {}
     # A Node whose address is no IP address takes part in no run: its NNS says why.
     for name, view in nodes.items():
         if view.problem and (only is None or name in only):
@@ -90,19 +117,34 @@ def report_round(
         if nns is None:
             continue  # the Node handler creates it; the next round fills it
         counts["unreachable"] += outcome.unreachable
+        held_status = nns.get("status") or {}
+        if outcome.unchanged and nns_digest(held_status) != asked.get(name):
+            # The NNS changed since we asked (recreated): the next round asks for everything.
+            digests.pop(name, None)
+            continue
+        counts["unchanged"] += outcome.unchanged
         new = status_for(outcome, nns)
         if "currentState" in new:
             metrics.observe_report(name, new["currentState"])
-        if needs_write(nns.get("status") or {}, new):
+        if needs_write(held_status, new):
             try:
-                api.patch_nns_status(name, new)
+                held_status = api.patch_nns_status(name, new).get("status") or {}
             except Gone:
+                digests.pop(name, None)
                 continue  # its Node went during the round
             counts["writes"] += 1
             if outcome.reason == HOST_KEY_REASON and not was_failing_for(nns, HOST_KEY_REASON):
                 api.event(nns, HOST_KEY_REASON, outcome.message, "Warning")
+        # What the NNS holds now, as the API server returned it: the next round asks the node
+        # whether its report is still that one.
+        digest = nns_digest(held_status)
+        if digest is None:
+            digests.pop(name, None)
+        else:
+            digests[name] = digest
     log.info(
-        "report round: %(nodes)d nodes, %(writes)d status writes, %(unreachable)d unreachable",
+        "report round: %(nodes)d nodes, %(unchanged)d unchanged, %(writes)d status writes, "
+        "%(unreachable)d unreachable",
         counts,
     )
     return counts
