@@ -27,6 +27,11 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors imp
     NmstateError,
     StateError,
 )
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_job import (
+    job_file,
+    outcome_fact,
+    wait_for_job,
+)
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
     DEFAULT_DNS_NAME,
     DEFAULT_PROBES,
@@ -62,9 +67,13 @@ MODULE_ARGS = dict(
         probe_timeout=dict(type="int", default=20),
         before_timeout=dict(type="int", default=3),
         rollback_timeout=dict(type="int", default=60),
+        job_id=dict(type="str"),
+        wait=dict(type="int", default=25),
+        job_dir=dict(type="str", default="~/.ansible_async"),
+        result_fact=dict(type="str"),
         **NODE_ARGUMENT_SPEC,
     ),
-    mutually_exclusive=[("state", "src")],
+    mutually_exclusive=[("state", "src"), ("state", "job_id"), ("src", "job_id")],
     supports_check_mode=True,
 )
 
@@ -231,6 +240,8 @@ def drop_payload_file(cmdline_path="/proc/self/cmdline"):
 
 def run(module):
     """The whole module: exits or fails `module`."""
+    if module.params["job_id"] is not None:
+        wait_for_transaction(module)
     drop_payload_file()
     params = module.params
     kernel_only, mode = resolve_mode(params["kernel_only"])
@@ -240,8 +251,40 @@ def run(module):
     try:
         result = transact(module, kernel_only, checked_inputs(params), reported)
     except NmstateError as exc:
-        module.fail_json(**exc.to_result(applied=False, **reported))
+        finish(module, exc.to_result(applied=False, failed=True, **reported))
     result.update(reported)
     if result["rolled_back"]:
-        module.fail_json(msg=describe(result), **result)
+        result.update(failed=True, msg=describe(result))
+    finish(module, result)
+
+
+def wait_for_transaction(module):
+    """job_id: wait in place for the transaction started as that asynchronous job, and report
+    its result as if it had run here; a job still running reports `finished: false`."""
+    params = module.params
+    try:
+        path = job_file(params["job_dir"], params["job_id"])
+        result = wait_for_job(path, params["wait"])
+    except InputError as exc:
+        finish(module, exc.to_result(applied=False, failed=True))
+    if result is None:
+        finish(module, dict(ansible_job_id=params["job_id"], started=True), finished=False)
+    # What the job's module said, less what Ansible added to it for itself.
+    said = dict(
+        (key, value)
+        for key, value in result.items()
+        if not key.startswith("_ansible") and key not in ("invocation", "started")
+    )
+    finish(module, dict(said, ansible_job_id=params["job_id"]))
+
+
+def finish(module, result, finished=True):
+    """Exit with `result` (fail when it says so), and with result_fact the outcome fact."""
+    result = dict(result, finished=finished)
+    if module.params["result_fact"]:
+        facts = dict(result.get("ansible_facts") or {})
+        facts[module.params["result_fact"]] = outcome_fact(result, finished)
+        result["ansible_facts"] = facts
+    if result.pop("failed", False):
+        module.fail_json(**result)
     module.exit_json(**result)

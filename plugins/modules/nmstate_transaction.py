@@ -35,9 +35,11 @@ description:
   - Only one transaction runs on a node at a time (a lock in C(/run)); a second one, from another
     controller or after a lost connection, waits for the first to finish. So does check mode, which
     then reports whether the desired state is in place.
-  - Run it with C(async) and poll with M(ansible.builtin.async_status), as the
-    R(nodenet.nmstate.apply role,ansible_collections.nodenet.nmstate.docsite.roles) does, so that
-    a lost SSH connection does not stop it.
+  - Run it with C(async) so that a lost SSH connection does not stop it, then wait for it on
+    the node with this module's O(job_id), as the
+    R(nodenet.nmstate.apply role,ansible_collections.nodenet.nmstate.docsite.roles) does (one
+    task that waits on the node and removes the job's result file), or poll with
+    M(ansible.builtin.async_status).
 author:
   - nodenet.nmstate developers (@nodenet)
 requirements:
@@ -127,6 +129,33 @@ options:
         probes; at least O(probe_timeout) plus 15.
     type: int
     default: 60
+  job_id:
+    description:
+      - Start nothing, and wait on the node for the transaction started earlier as this
+        asynchronous job (the C(ansible_job_id) that C(async) with C(poll=0) returned), at most
+        O(wait) seconds. Its result is returned as if the transaction had run in this task (and
+        fails as it did), with RV(finished); once finished, the job's result file is removed.
+      - Excludes O(state) and O(src); the other options are ignored.
+    type: str
+  wait:
+    description: With O(job_id), seconds to wait on the node for the job to end.
+    type: int
+    default: 25
+  job_dir:
+    description:
+      - With O(job_id), the node's directory of asynchronous jobs. The action plugin sets it from
+        the shell's C(async_dir) (Ansible's C(ANSIBLE_ASYNC_DIR)). A leading C(~) is the
+        remote user's home.
+    type: str
+    default: ~/.ansible_async
+  result_fact:
+    description:
+      - Also return the outcome as this one fact, as the apply role's V(nmstate_apply_result)
+        with C(finished) and C(applied), C(changed), C(rolled_back), C(failed_probe),
+        C(required_probes), C(skipped_probes), C(probes_before), C(probes_after), C(durations),
+        C(mode), C(rendered_state), C(differences), C(revert_state), C(captured_states),
+        C(features) and C(msg), each present even when the result has none.
+    type: str
 seealso:
   - module: nodenet.nmstate.nmstate_apply
 """
@@ -145,6 +174,14 @@ EXAMPLES = r"""
   async: 150
   poll: 0
   register: transaction
+
+- name: Wait for it on the node, then have its outcome as the fact outcome
+  nodenet.nmstate.nmstate_transaction:
+    job_id: "{{ transaction.ansible_job_id }}"
+    wait: 60
+    result_fact: outcome
+  register: waited
+  ignore_unreachable: true
 """
 
 RETURN = r"""
@@ -233,6 +270,14 @@ revert_state:
     - In kernel-only mode the watchdog applies it to roll back; in NetworkManager mode it is only returned, for undoing the change later.
   returned: when nmstatectl is on the node (always in kernel-only mode)
   type: dict
+finished:
+  description: The transaction ended (always true without O(job_id)); false when O(wait) passed first.
+  returned: always
+  type: bool
+ansible_job_id:
+  description: With O(job_id), the job waited for.
+  returned: with O(job_id)
+  type: str
 error_category:
   description: On failure, the kind of failure (see M(nodenet.nmstate.nmstate_apply)); V(invalid_argument) also for options refused before the node is touched.
   returned: failure

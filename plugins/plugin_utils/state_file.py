@@ -55,6 +55,7 @@ class StateFileAction(ActionBase):
             if module_args.get("state") is not None:
                 raise AnsibleActionFail("parameters are mutually exclusive: state|src")
             module_args["state"] = self._read_state(src)
+        self.complete_args(module_args)
         wrap_async = self._task.async_val and not self._connection.has_native_async
         result.update(
             self._execute_module(
@@ -65,6 +66,9 @@ class StateFileAction(ActionBase):
             )
         )
         return result
+
+    def complete_args(self, module_args):
+        """Add what the module needs from the controller's side to `module_args`."""
 
     def _read_state(self, src):
         try:

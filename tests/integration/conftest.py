@@ -31,6 +31,15 @@ class PlaybookRun:
                 return result
         return {"_status": "missing"}
 
+    def fact(self, host: str, name: str):
+        """The fact `name` as the host's last task that set it left it (None if none did)."""
+        found = None
+        for result in self.results.get(host, {}).values():
+            facts = result.get("ansible_facts") if isinstance(result, dict) else None
+            if isinstance(facts, dict) and name in facts:
+                found = facts[name]
+        return found
+
 
 @pytest.fixture(scope="session")
 def playbook(lab, collections_path, tmp_path_factory):

@@ -57,7 +57,7 @@ def test_cutting_the_management_link_is_rolled_back_every_time(lab, cut_off_runs
     node = lab.node(name)
     before, runs = cut_off_runs
     for attempt, (run, elapsed, answers, after) in enumerate(runs, start=1):
-        outcome = run.result(name, "Report the outcome")["ansible_facts"]["nmstate_apply_result"]
+        outcome = run.fact(name, "nmstate_apply_result")
         failure = run.result(name, "Fail when the change was not kept")
         assert outcome["rolled_back"] is True, f"attempt {attempt}: {outcome}"
         assert outcome["failed_probe"]["name"] in ("controller", "default-gateway"), outcome
@@ -97,9 +97,7 @@ def test_a_change_to_an_unprobed_data_link_is_applied_and_kept(lab, playbook):
     try:
         assert run.rc == 0, run.output[-3000:]
         for node in lab.nodes:
-            outcome = run.result(node.name, "Report the outcome")["ansible_facts"][
-                "nmstate_apply_result"
-            ]
+            outcome = run.fact(node.name, "nmstate_apply_result")
             assert outcome["applied"] is True and outcome["rolled_back"] is False, outcome
             assert outcome["required_probes"] == [
                 "controller",
@@ -161,9 +159,7 @@ def test_a_bad_state_fails_before_anything_changes(lab, playbook, state, message
     for node in lab.nodes:
         failure = run.result(node.name, "Fail when the change was not kept")
         assert failure["_status"] == "failed" and message in failure["msg"], failure
-        outcome = run.result(node.name, "Report the outcome")["ansible_facts"][
-            "nmstate_apply_result"
-        ]
+        outcome = run.fact(node.name, "nmstate_apply_result")
         assert outcome["applied"] is False
         assert kernel_view(node) == before[node.name]
 
@@ -277,9 +273,7 @@ def test_user_probes_count_only_when_they_passed_before(lab, playbook):
         )
         assert run.rc == 0, run.output[-3000:]
         for node in lab.nodes:
-            outcome = run.result(node.name, "Report the outcome")["ansible_facts"][
-                "nmstate_apply_result"
-            ]
+            outcome = run.fact(node.name, "nmstate_apply_result")
             assert outcome["applied"] is True, outcome
             assert outcome["required_probes"] == ["api-endpoint", "command"], outcome
             before = {p["name"]: p["passed"] for p in outcome["probes_before"]}
@@ -306,8 +300,7 @@ def test_check_mode_with_diff_predicts_the_change_and_changes_nothing(lab, playb
     for node in lab.nodes:
         started = run.result(node.name, "Start the transaction on the node")
         assert started["changed"] is True and started["diff"]["before"], started
-        outcome = run.result(node.name, "Report the outcome")["ansible_facts"]
-        result = outcome["nmstate_apply_result"]
+        result = run.fact(node.name, "nmstate_apply_result")
         assert result["applied"] is False and result["changed"] is True, result
         assert result["differences"]["interfaces"][0]["name"] == "brcheck"
     assert {n.name: kernel_view(n) for n in lab.nodes} == before, "check mode changed a node"

@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Waiting on the node for a transaction's asynchronous job."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible_collections.nodenet.nmstate.plugins.module_utils import nmstate_job as job
+from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import InputError
+
+RUNNING = {"started": 1, "finished": 0, "ansible_job_id": "j1.2"}
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd", "a/b", "", ".hidden", None, "x" * 101])
+def test_a_job_id_cannot_leave_the_job_directory(bad):
+    with pytest.raises(InputError):
+        job.job_file("/tmp", bad)
+
+
+def test_a_running_job_is_waited_for_until_the_wait_passes(tmp_path):
+    path = tmp_path / "j1.2"
+    path.write_text(json.dumps(RUNNING))
+    clock = Clock()
+    assert job.wait_for_job(str(path), 3, clock, clock.sleep) is None
+    assert 3 <= clock.now < 3.5 and path.exists()
+
+
+def test_a_job_that_ended_returns_its_result_and_its_file_goes(tmp_path):
+    path = tmp_path / "j1.2"
+    path.write_text(json.dumps({"applied": True, "changed": True}))
+    assert job.wait_for_job(str(path), 3) == {"applied": True, "changed": True}
+    assert not path.exists()
+
+
+def test_a_job_killed_at_its_async_timeout_has_ended(tmp_path):
+    path = tmp_path / "j1.2"
+    path.write_text(json.dumps(dict(RUNNING, finished=1, failed=1, msg="Timeout exceeded")))
+    assert job.wait_for_job(str(path), 0)["msg"] == "Timeout exceeded"
+
+
+def test_a_job_file_being_written_counts_as_running(tmp_path):
+    path = tmp_path / "j1.2"
+    path.write_text('{"applied": tr')
+    clock = Clock()
+    assert job.wait_for_job(str(path), 1, clock, clock.sleep) is None
+
+
+def test_no_job_file_is_no_job(tmp_path):
+    with pytest.raises(InputError, match="no job j9"):
+        job.wait_for_job(str(tmp_path / "j9"), 5)
+
+
+def test_the_outcome_fact_has_every_field_even_when_the_result_has_none():
+    fact = job.outcome_fact(
+        {"applied": True, "durations": {"total": 1.5}, "failed_probe": None}, True
+    )
+    assert fact["finished"] is True and fact["applied"] is True
+    assert fact["durations"] == {"total": 1.5} and fact["failed_probe"] is None
+    assert fact["required_probes"] == [] and fact["msg"] == "" and fact["mode"] == "unknown"
+    assert [field[0] for field in job.OUTCOME_FIELDS] == list(fact)[1:]
