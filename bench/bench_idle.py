@@ -1,8 +1,11 @@
-"""Benchmark 3: the cost of an idle cluster, and how fast a change shows.
+"""Benchmark 3: the cost of an idle cluster, how fast a change shows, and memory.
 
 With N idle nodes for 3 report periods: NNS writes per minute (target 0) and the controller's
 CPU seconds per report period (the operator and the ansible-runner runs it waited for). Then
 one interface appears on one node: the time until its NNS shows it (target: one period + 5 s).
+Memory: the operator's peak (PSS), that of its whole process tree and of the ssh connections
+it keeps open, over N nodes; then a second operator over a tenth of the nodes, for the growth
+per node.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ import time
 
 from common import (
     NNS,
+    MemorySampler,
     Operator,
     api_for,
     bring_up,
     cpu_seconds,
     log,
     metric,
+    peak_rss_mib,
     save,
     table,
     wait_all_reported,
@@ -28,8 +33,11 @@ from kubernetes import client
 PROBE_LINK = "brprobe"
 
 
-def run(quick: bool) -> dict:
-    nodes = 10 if quick else 100
+SMALL_LABEL = "bench.nodenet.io/memory"
+
+
+def run(quick: bool, nodes: int | None = None) -> dict:
+    nodes = nodes or (10 if quick else 100)
     period = 10 if quick else 30
     lab = bring_up(nodes)
     api = api_for(lab)
@@ -37,13 +45,16 @@ def run(quick: bool) -> dict:
     work = workdir("idle")
     node = lab.nodes[-1]
     node.run(f"ip link del {PROBE_LINK} 2>/dev/null || true")
+    memory = MemorySampler(0)
     with Operator(lab, api, work / "operator", report_interval=period, forks=100) as operator:
+        memory.pid = operator.pid
         wait_all_reported(custom, nodes, 20 * period)
         time.sleep(period)  # let the round that filled them finish
         writes_before = metric("nmstate_operator_api_writes_total", {"kind": "NodeNetworkState"})
         cpu_before = cpu_seconds(operator.pid)
         started = time.monotonic()
-        time.sleep(3 * period)
+        with memory:
+            time.sleep(3 * period)
         idle_seconds = time.monotonic() - started
         cpu = cpu_seconds(operator.pid) - cpu_before
         writes = (
@@ -66,6 +77,10 @@ def run(quick: bool) -> dict:
         wait_until(shown, 5 * period, "the NNS to show the new link", interval=0.2)
         visible_after = time.monotonic() - changed
         node.run(f"ip link del {PROBE_LINK}")
+        peak_operator = peak_rss_mib(operator.pid)
+    small = max(1, nodes // 10)
+    small_memory = small_operator_memory(lab, api, work, small, period)
+    growth = (memory.peak["operator_mib"] - small_memory["operator_mib"]) / (nodes - small)
     rows = [
         ["nodes", nodes, ""],
         ["report period (s)", period, ""],
@@ -91,6 +106,20 @@ def run(quick: bool) -> dict:
             visible_after,
             f"target <= {period + 5}: " + ("met" if visible_after <= period + 5 else "MISSED"),
         ],
+        [f"operator peak PSS over {nodes} nodes, idle (MiB)", memory.peak["operator_mib"], ""],
+        [f"operator peak RSS over {nodes} nodes, whole run (MiB)", peak_operator, ""],
+        [f"operator peak PSS over {small} nodes, idle (MiB)", small_memory["operator_mib"], ""],
+        ["operator growth per node (MiB)", growth, ""],
+        [
+            "process tree peak PSS, idle (MiB)",
+            memory.peak["tree_mib"],
+            "operator, ansible-runner, ansible-playbook, workers, ssh",
+        ],
+        [
+            "open ssh connections, peak PSS (MiB)",
+            memory.peak["ssh_masters_mib"],
+            f"{memory.ssh_masters} ControlPersist masters",
+        ],
     ]
     print(
         table("Benchmark 3: idle cost and time to show a change", ["figure", "value", "note"], rows)
@@ -104,11 +133,47 @@ def run(quick: bool) -> dict:
         "cpu_s_per_period": cpu_per_period,
         "cpu_s_per_node_per_round": cpu_per_period / nodes,
         "change_visible_s": visible_after,
+        "memory_mib": {
+            "operator_peak_pss": memory.peak["operator_mib"],
+            "operator_peak_rss_whole_run": peak_operator,
+            "operator_peak_pss_small": small_memory["operator_mib"],
+            "small_nodes": small,
+            "operator_growth_per_node": growth,
+            "tree_peak_pss": memory.peak["tree_mib"],
+            "ssh_masters_peak_pss": memory.peak["ssh_masters_mib"],
+            "ssh_masters": memory.ssh_masters,
+        },
         "targets": {"nns_writes_per_minute": 0, "change_visible_s": period + 5},
     }
 
 
-def main(quick: bool) -> dict:
-    result = run(quick)
-    log(f"results: {save('idle', result, quick)}")
+def small_operator_memory(lab, api, work, small: int, period: int) -> dict:
+    """The peak memory of an operator that manages only the first `small` nodes (its node
+    selector), over two idle report rounds once they are reported."""
+    core = client.CoreV1Api(api)
+    for index, node in enumerate(lab.nodes):
+        label = "small" if index < small else None
+        core.patch_node(node.name, {"metadata": {"labels": {SMALL_LABEL: label}}})
+    sampler = MemorySampler(0)
+    with Operator(
+        lab,
+        api,
+        work / "operator-small",
+        report_interval=period,
+        forks=100,
+        node_selector=f"{SMALL_LABEL}=small",
+    ) as operator:
+        sampler.pid = operator.pid
+        time.sleep(period)  # its first round, over nodes already reported
+        with sampler:
+            time.sleep(2 * period)
+    for node in lab.nodes[:small]:
+        core.patch_node(node.name, {"metadata": {"labels": {SMALL_LABEL: None}}})
+    return sampler.peak
+
+
+def main(quick: bool, nodes: int | None = None) -> dict:
+    result = run(quick, nodes)
+    name = "idle" if nodes is None else f"idle-n{nodes}"
+    log(f"results: {save(name, result, quick)}")
     return result

@@ -144,6 +144,81 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
+def _pss_kib(pid: int) -> int:
+    """A process's proportional set size: its pages, shared ones divided among their sharers
+    (forked Ansible workers share most of theirs, so RSS sums would count them many times)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, command line) of every process."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        found[int(entry.name)] = (ppid, cmdline)
+    return found
+
+
+class MemorySampler:
+    """Peak memory of the operator and what it started, sampled every `interval` s in a thread:
+    the operator's own PSS, its process tree's (ansible-runner, ansible-playbook and its forked
+    workers, ssh clients), and the ssh connections it keeps open (ControlPersist masters leave
+    the tree; they are found by their control socket directory under `runner_tag`)."""
+
+    def __init__(self, pid: int, control_dir_tag: str = "nmstate-cp-", interval: float = 0.5):
+        import threading
+
+        self.pid, self.tag, self.interval = pid, control_dir_tag, interval
+        self.peak = {"operator_mib": 0.0, "tree_mib": 0.0, "ssh_masters_mib": 0.0}
+        self.ssh_masters = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def sample(self) -> None:
+        processes = _processes()
+        tree, frontier = set(), {self.pid}
+        while frontier:
+            tree |= frontier
+            frontier = {p for p, (ppid, _) in processes.items() if ppid in frontier} - tree
+        masters = [
+            p
+            for p, (ppid, cmdline) in processes.items()
+            if p not in tree and cmdline.startswith("ssh") and self.tag in cmdline
+        ]
+        values = {
+            "operator_mib": _pss_kib(self.pid) / 1024,
+            "tree_mib": sum(_pss_kib(p) for p in tree) / 1024,
+            "ssh_masters_mib": sum(_pss_kib(p) for p in masters) / 1024,
+        }
+        for key, value in values.items():
+            self.peak[key] = max(self.peak[key], value)
+        self.ssh_masters = max(self.ssh_masters, len(masters))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

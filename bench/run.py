@@ -23,11 +23,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under 5 minutes")
     parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset")
+    parser.add_argument(
+        "--idle-nodes", type=int, help="the idle benchmark over this many nodes (the largest N)"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     for name in args.only.split(","):
         log(f"{name} ({'quick' if args.quick else 'full'})")
-        BENCHMARKS[name].main(args.quick)
+        if name == "idle" and args.idle_nodes:
+            bench_idle.main(args.quick, args.idle_nodes)
+        else:
+            BENCHMARKS[name].main(args.quick)
         print()
     log(f"all done in {time.monotonic() - started:.0f} s; the lab is left running (make lab-down)")
     return 0

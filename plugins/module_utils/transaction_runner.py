@@ -84,7 +84,9 @@ def checked_inputs(params):
     node for this."""
     if params["src"] is not None or params["state"] is None:
         raise InputError(
-            "give 'state', or 'src' through the action plugin (call the module by its full name)"
+            "give 'state', or 'src' through the action plugin (call the module by its full name); "
+            "with the apply role, set exactly one of nmstate_desired_state and "
+            "nmstate_desired_state_file"
         )
     capture, desired = split_policy(params["state"])
     check_shape(desired, policy=capture is not None)
@@ -278,12 +280,31 @@ def wait_for_transaction(module):
     finish(module, dict(said, ansible_job_id=params["job_id"]))
 
 
+# What stays beside the outcome fact (result_fact): the rest is in the fact only, once (the
+# state, probes and revert state would otherwise travel and be recorded twice).
+BESIDE_THE_FACT = frozenset(
+    [
+        "finished",
+        "applied",
+        "changed",
+        "rolled_back",
+        "msg",
+        "mode",
+        "ansible_job_id",
+        "diff",
+        "error_category",
+        "failed",
+    ]
+)
+
+
 def finish(module, result, finished=True):
     """Exit with `result` (fail when it says so), and with result_fact the outcome fact."""
     result = dict(result, finished=finished)
     if module.params["result_fact"]:
         facts = dict(result.get("ansible_facts") or {})
         facts[module.params["result_fact"]] = outcome_fact(result, finished)
+        result = dict((key, value) for key, value in result.items() if key in BESIDE_THE_FACT)
         result["ansible_facts"] = facts
     if result.pop("failed", False):
         module.fail_json(**result)

@@ -155,6 +155,8 @@ options:
         C(required_probes), C(skipped_probes), C(probes_before), C(probes_after), C(durations),
         C(mode), C(rendered_state), C(differences), C(revert_state), C(captured_states),
         C(features) and C(msg), each present even when the result has none.
+      - The values the fact holds are then not returned beside it, except RV(finished),
+        RV(applied), RV(changed), RV(rolled_back), RV(mode), the message and the diff.
     type: str
 seealso:
   - module: nodenet.nmstate.nmstate_apply
