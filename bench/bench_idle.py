@@ -45,9 +45,8 @@ def run(quick: bool, nodes: int | None = None) -> dict:
     work = workdir("idle")
     node = lab.nodes[-1]
     node.run(f"ip link del {PROBE_LINK} 2>/dev/null || true")
-    memory = MemorySampler(0)
     with Operator(lab, api, work / "operator", report_interval=period, forks=100) as operator:
-        memory.pid = operator.pid
+        memory = MemorySampler(operator)
         wait_all_reported(custom, nodes, 20 * period)
         time.sleep(period)  # let the round that filled them finish
         writes_before = metric("nmstate_operator_api_writes_total", {"kind": "NodeNetworkState"})
@@ -154,7 +153,6 @@ def small_operator_memory(lab, api, work, small: int, period: int) -> dict:
     for index, node in enumerate(lab.nodes):
         label = "small" if index < small else None
         core.patch_node(node.name, {"metadata": {"labels": {SMALL_LABEL: label}}})
-    sampler = MemorySampler(0)
     with Operator(
         lab,
         api,
@@ -163,7 +161,7 @@ def small_operator_memory(lab, api, work, small: int, period: int) -> dict:
         forks=100,
         node_selector=f"{SMALL_LABEL}=small",
     ) as operator:
-        sampler.pid = operator.pid
+        sampler = MemorySampler(operator)
         time.sleep(period)  # its first round, over nodes already reported
         with sampler:
             time.sleep(2 * period)

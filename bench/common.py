@@ -175,12 +175,16 @@ class MemorySampler:
     """Peak memory of the operator and what it started, sampled every `interval` s in a thread:
     the operator's own PSS, its process tree's (ansible-runner, ansible-playbook and its forked
     workers, ssh clients), and the ssh connections it keeps open (ControlPersist masters leave
-    the tree; they are found by their control socket directory under `runner_tag`)."""
+    the tree; they are found by this operator's control socket directory)."""
 
-    def __init__(self, pid: int, control_dir_tag: str = "nmstate-cp-", interval: float = 0.5):
+    def __init__(self, operator: operator_run.OperatorProcess, interval: float = 0.5):
         import threading
+        from types import SimpleNamespace
 
-        self.pid, self.tag, self.interval = pid, control_dir_tag, interval
+        from nmstate_operator.runs import control_path_dir
+
+        self.pid, self.interval = operator.pid, interval
+        self.tag = str(control_path_dir(SimpleNamespace(runner_dir=operator.runner_dir)))
         self.peak = {"operator_mib": 0.0, "tree_mib": 0.0, "ssh_masters_mib": 0.0}
         self.ssh_masters = 0
         self._stop = threading.Event()

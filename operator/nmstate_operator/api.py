@@ -101,6 +101,14 @@ class Api:
         listed = self.custom.list_cluster_custom_object(GROUP, NNS_VERSION, NNS_PLURAL)
         return {item["metadata"]["name"]: item for item in listed.get("items", [])}
 
+    def get_nns(self, name: str) -> dict | None:
+        try:
+            return self.custom.get_cluster_custom_object(GROUP, NNS_VERSION, NNS_PLURAL, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def patch_nns_status(self, name: str, status: dict) -> dict:
         return self._patch_status(NNS_VERSION, NNS_PLURAL, NNS_KIND, name, status)
 

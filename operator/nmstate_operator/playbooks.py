@@ -318,11 +318,20 @@ class Playbooks:
         return {node: dry_run_outcome(result.hosts.get(node)) for node in result.hosts}
 
     def report(
-        self, nodes: dict[str, str], known_digests: dict[str, str] | None = None
+        self,
+        nodes: dict[str, str],
+        known_digests: dict[str, str] | None = None,
+        on_report: Callable[[str, ReportOutcome], None] | None = None,
     ) -> dict[str, ReportOutcome]:
         """Each node's report. A node with a digest in `known_digests` (of the report already
-        held for it) answers with the digest alone when its report is the same."""
+        held for it) answers with the digest alone when its report is the same. `on_report`
+        (node, outcome) gets each node's report as soon as it arrives, during the run."""
         known = {node: digest for node, digest in (known_digests or {}).items() if node in nodes}
+
+        def arrived(node: str, outcome: HostOutcome) -> None:
+            if on_report is not None and REPORT_FACT in outcome.facts:
+                on_report(node, report_outcome(outcome, known.get(node)))
+
         result = self._recorded(
             run_playbook(
                 self.config,
@@ -331,6 +340,7 @@ class Playbooks:
                 "report",
                 record={"kind": "report"},
                 host_settings={node: {KNOWN_DIGEST: digest} for node, digest in known.items()},
+                on_host_ok=arrived,
             )
         )
         return {node: report_outcome(result.hosts.get(node), known.get(node)) for node in nodes}

@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.k8s_node import (
 
 from . import journal, metrics
 from .config import Config
+
+log = logging.getLogger(__name__)
 
 STDOUT_TAIL = 2000
 HOST_KEY_REFUSED = "Host key verification failed"
@@ -111,11 +115,14 @@ def write_unsafe_yaml(path: Path, data: dict) -> Path:
 
 
 class EventCollector:
-    """ansible-runner's event handler: per node, the facts set and the failures seen."""
+    """ansible-runner's event handler: per node, the facts set and the failures seen.
+    `on_ok` (node, its outcome so far) is called as each task of a node succeeds, while the
+    run goes on."""
 
-    def __init__(self, hosts: list[str]) -> None:
+    def __init__(self, hosts: list[str], on_ok: Callable[[str, HostOutcome], None] | None = None):
         self.hosts = {name: HostOutcome() for name in hosts}
         self.by_alias = {inventory_name(name): name for name in hosts}
+        self.on_ok = on_ok
 
     def __call__(self, event: dict) -> bool:
         data = event.get("event_data") or {}
@@ -126,6 +133,11 @@ class EventCollector:
         result = data.get("res") or {}
         if kind == "runner_on_ok":
             outcome.facts.update(result.get("ansible_facts") or {})
+            if self.on_ok is not None:
+                try:
+                    self.on_ok(self.by_alias[data["host"]], outcome)
+                except Exception:  # the run must go on; what the caller missed it sees after
+                    log.exception("handling a result of %s during the run", data["host"])
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):
             outcome.ok = False
             outcome.failures.append(str(result.get("msg", "failed")))
@@ -254,6 +266,7 @@ def run_playbook(
     settings: dict | None = None,
     host_data_files: dict[str, dict[str, object]] | None = None,
     host_settings: dict[str, dict] | None = None,
+    on_host_ok: Callable[[str, HostOutcome], None] | None = None,
 ) -> RunResult:
     """Run collection playbook `playbook` (e.g. nodenet.nmstate.report) over `nodes`.
 
@@ -265,12 +278,13 @@ def run_playbook(
     variables holding their paths: data never passes through a command line or a template.
     `host_data_files` do the same per node (node -> name -> content), as host variables: one
     run gives each node its own data (a revert state). `host_settings` are plain variables of
-    our own per node (node -> variables), like `settings`.
+    our own per node (node -> variables), like `settings`. `on_host_ok` (node, outcome so
+    far) is called as each task of a node succeeds, during the run.
     """
     private = config.runner_dir / purpose_dir(purpose)
     ident = f"{private.name}-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}"
     targets = sorted(limit) if limit is not None else sorted(nodes)
-    collector = EventCollector(targets)
+    collector = EventCollector(targets, on_host_ok)
     base = dict(record or {}, run=ident, playbook=playbook, nodes=targets)
     journal.record(config.runner_dir, dict(base, event="start"))
     started = time.monotonic()

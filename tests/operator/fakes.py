@@ -69,6 +69,7 @@ class FakeApi:
         self.others: dict[str, dict] = {}  # more policies, by name, besides "p"
         self.enactments: dict[str, dict] = {}
         self.nns: dict[str, dict] = {}
+        self.nns_lists = 0
         self.events: list[tuple[str, str, str]] = []
         self.messages: list[str] = []
         self.status_writes: list[dict] = []
@@ -159,7 +160,11 @@ class FakeApi:
         return self.nns.setdefault(name, {"metadata": {"name": name}}) is not None
 
     def list_nns(self):
+        self.nns_lists += 1
         return copy.deepcopy(self.nns)
+
+    def get_nns(self, name):
+        return copy.deepcopy(self.nns.get(name))
 
     def patch_nns_status(self, name, status):
         if name not in self.nns:
@@ -197,6 +202,9 @@ class FakeRuns:
             return RunResult("successful", 0, {name: self.dry_run(name) for name in targets})
         if playbook == "nodenet.nmstate.report":
             answers = {name: self.report(name, host_settings.get(name)) for name in targets}
+            for name, answer in answers.items():  # as each host's task ends, during the run
+                if answer.ok and options.get("on_host_ok") is not None:
+                    options["on_host_ok"](name, answer)
             return RunResult("successful", 0, answers)
         return RunResult("successful", 0, {name: self.host(name) for name in targets})
 

@@ -300,3 +300,13 @@ def test_the_operator_computes_the_digest_the_node_computes():
     assert reporting.nns_digest(written) == full["digest"] and full["unchanged"] is False
     again = info_runner.report(dict(params, known_digest=full["digest"]), STATE, about)
     assert again["unchanged"] is True and "current_state" not in again
+
+
+def test_a_changed_state_is_written_as_its_report_arrives_and_the_rest_after_the_run(round_over):
+    nodes = [node("n1"), node("n2")]
+    api, _runs, counts = round_over(nodes, {"n1": "reported", "n2": "reported"}, ["n1", "n2"])
+    assert counts["writes"] == 2 and api.nns_lists == 0, "no list needed: both written at once"
+    api, _runs, counts = round_over(nodes, {"n1": "reported", "n2": "unreachable"}, [], api=api)
+    assert api.nns_lists == 1 and counts["unreachable"] == 1
+    failing = {c["type"]: c for c in api.nns["n2"]["status"]["conditions"]}["Failing"]
+    assert failing["status"] == "True"

@@ -91,7 +91,9 @@ def report_round(
     """One report run over `nodes` (or those in `only`); returns counts for logs and metrics.
 
     `digests` (node -> digest of what its NNS held after the last round; kept by the caller
-    across rounds) lets an unchanged node answer with its digest alone."""
+    across rounds) lets an unchanged node answer with its digest alone. A node whose state
+    changed is written as soon as its report arrives; the others, after the run, from one
+    list of every NNS."""
     digests = {} if digests is None else digests
     for gone in set(digests) - set(nodes):
         del digests[gone]
@@ -101,53 +103,75 @@ def report_round(
         if view.address and (only is None or name in only)
     }
     counts = {"nodes": len(targets), "writes": 0, "unreachable": 0, "unchanged": 0}
+    recorder = Recorder(api, digests, counts)
     # A node that another run holds (an apply) sits this round out: one run per node at a time.
     with locks.holding(sorted(targets)) as held:
-        asked = {name: digests[name] for name in held if name in digests}
-        reports = playbooks.report({name: targets[name] for name in held}, asked) if held else {}
+        recorder.asked = {name: digests[name] for name in held if name in digests}
+        running = {name: targets[name] for name in held}
+        reports = playbooks.report(running, recorder.asked, recorder.arrived) if held else {}
     # A Node whose address is no IP address takes part in no run: its NNS says why.
     for name, view in nodes.items():
         if view.problem and (only is None or name in only):
             reports[name] = ReportOutcome(None, False, view.problem, "InvalidNodeAddress")
-    if not reports:
-        return counts
-    existing = api.list_nns()
-    for name, outcome in reports.items():
-        nns = existing.get(name)
-        if nns is None:
-            continue  # the Node handler creates it; the next round fills it
-        counts["unreachable"] += outcome.unreachable
-        held_status = nns.get("status") or {}
-        if outcome.unchanged and nns_digest(held_status) != asked.get(name):
-            # The NNS changed since we asked (recreated): the next round asks for everything.
-            digests.pop(name, None)
-            continue
-        counts["unchanged"] += outcome.unchanged
-        new = status_for(outcome, nns)
-        if "currentState" in new:
-            metrics.observe_report(name, new["currentState"])
-        if needs_write(held_status, new):
-            try:
-                held_status = api.patch_nns_status(name, new).get("status") or {}
-            except Gone:
-                digests.pop(name, None)
-                continue  # its Node went during the round
-            counts["writes"] += 1
-            if outcome.reason == HOST_KEY_REASON and not was_failing_for(nns, HOST_KEY_REASON):
-                api.event(nns, HOST_KEY_REASON, outcome.message, "Warning")
-        # What the NNS holds now, as the API server returned it: the next round asks the node
-        # whether its report is still that one.
-        digest = nns_digest(held_status)
-        if digest is None:
-            digests.pop(name, None)
-        else:
-            digests[name] = digest
+    rest = {name: outcome for name, outcome in reports.items() if name not in recorder.done}
+    if rest:
+        existing = api.list_nns()
+        for name, outcome in rest.items():
+            if name in existing:  # else the Node handler creates it; the next round fills it
+                recorder.record(name, outcome, existing[name])
     log.info(
         "report round: %(nodes)d nodes, %(unchanged)d unchanged, %(writes)d status writes, "
         "%(unreachable)d unreachable",
         counts,
     )
     return counts
+
+
+class Recorder:
+    """What one round writes to each node's NNS, and the digests it leaves for the next."""
+
+    def __init__(self, api: Api, digests: dict[str, str], counts: dict) -> None:
+        self.api, self.digests, self.counts = api, digests, counts
+        self.asked: dict[str, str] = {}
+        self.done: set[str] = set()
+
+    def arrived(self, name: str, outcome: ReportOutcome) -> None:
+        """A node's report, during the run: a changed state is written at once, from a fresh
+        read of its NNS."""
+        if outcome.report is None:
+            return  # unchanged or failed: after the run, with the others
+        nns = self.api.get_nns(name)
+        if nns is not None:
+            self.record(name, outcome, nns)
+
+    def record(self, name: str, outcome: ReportOutcome, nns: dict) -> None:
+        self.done.add(name)
+        self.counts["unreachable"] += outcome.unreachable
+        held_status = nns.get("status") or {}
+        if outcome.unchanged and nns_digest(held_status) != self.asked.get(name):
+            # The NNS changed since we asked (recreated): the next round asks for everything.
+            self.digests.pop(name, None)
+            return
+        self.counts["unchanged"] += outcome.unchanged
+        new = status_for(outcome, nns)
+        if "currentState" in new:
+            metrics.observe_report(name, new["currentState"])
+        if needs_write(held_status, new):
+            try:
+                held_status = self.api.patch_nns_status(name, new).get("status") or {}
+            except Gone:
+                self.digests.pop(name, None)
+                return  # its Node went during the round
+            self.counts["writes"] += 1
+            if outcome.reason == HOST_KEY_REASON and not was_failing_for(nns, HOST_KEY_REASON):
+                self.api.event(nns, HOST_KEY_REASON, outcome.message, "Warning")
+        # What the NNS holds now, as the API server returned it: the next round asks the node
+        # whether its report is still that one.
+        digest = nns_digest(held_status)
+        if digest is None:
+            self.digests.pop(name, None)
+        else:
+            self.digests[name] = digest
 
 
 def refresh_policy_metrics(api: Api) -> None:
