@@ -307,5 +307,6 @@ def finish(module, result, finished=True):
         result = dict((key, value) for key, value in result.items() if key in BESIDE_THE_FACT)
         result["ansible_facts"] = facts
     if result.pop("failed", False):
+        result.setdefault("msg", "the transaction failed")
         module.fail_json(**result)
     module.exit_json(**result)
