@@ -6,7 +6,7 @@
 is shaped as the one fact the apply role and the operator read.
 
 Waiting on the node costs the controller one task instead of one per poll, and the result's
-file is removed in the same call."""
+file is set aside in the same call (removed an hour later), so no cleanup task is needed."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -71,33 +71,57 @@ def ended(data):
     return data
 
 
+# A result once read is kept under this suffix a while, not removed: the answer that carried
+# it may be lost with the connection (the change cut SSH), and the controller asks again.
+COLLECTED = ".collected"
+KEEP_COLLECTED_SECONDS = 3600
+
+
 def read_job(path):
-    """The job file's data; None while it is being written. Raises InputError when there is
-    no such job (it never started here, or its result was already collected)."""
+    """The job file's data; None while it is being written. A result already read once is
+    read again from its kept copy. Raises InputError when there is no such job."""
+    for candidate in (path, path + COLLECTED):
+        try:
+            with open(candidate) as handle:
+                text = handle.read()
+        except (IOError, OSError):
+            continue
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+    raise InputError(
+        "no job %s on this node (it never started, or its result is older than an hour)"
+        % os.path.basename(path)
+    )
+
+
+def prune_collected(directory, now=None):
+    """Remove the kept results of jobs that ended over KEEP_COLLECTED_SECONDS ago."""
+    now = time.time() if now is None else now
     try:
-        with open(path) as handle:
-            text = handle.read()
-    except (IOError, OSError):
-        if not os.path.exists(path):
-            raise InputError(
-                "no job %s on this node (its result was collected, or it never "
-                "started)" % os.path.basename(path)
-            )
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if not name.endswith(COLLECTED):
+            continue
+        path = os.path.join(directory, name)
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_mtime < now - KEEP_COLLECTED_SECONDS:
+                os.unlink(path)
 
 
 def wait_for_job(path, seconds, clock=time.monotonic, sleep=time.sleep):
-    """The job's result, its file removed, once it ends; None if it did not within `seconds`."""
+    """The job's result once it ends, its file kept aside (COLLECTED); None if it did not end
+    within `seconds`."""
+    prune_collected(os.path.dirname(path))
     deadline = clock() + max(0, seconds)
     while True:
         result = ended(read_job(path))
         if result is not None:
             with contextlib.suppress(OSError):
-                os.unlink(path)
+                os.rename(path, path + COLLECTED)
             return result
         if clock() >= deadline:
             return None

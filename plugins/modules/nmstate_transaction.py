@@ -38,7 +38,7 @@ description:
   - Run it with C(async) so that a lost SSH connection does not stop it, then wait for it on
     the node with this module's O(job_id), as the
     R(nodenet.nmstate.apply role,ansible_collections.nodenet.nmstate.docsite.roles) does (one
-    task that waits on the node and removes the job's result file), or poll with
+    task that waits on the node and sets the job's result file aside), or poll with
     M(ansible.builtin.async_status).
 author:
   - nodenet.nmstate developers (@nodenet)
@@ -134,7 +134,8 @@ options:
       - Start nothing, and wait on the node for the transaction started earlier as this
         asynchronous job (the C(ansible_job_id) that C(async) with C(poll=0) returned), at most
         O(wait) seconds. Its result is returned as if the transaction had run in this task (and
-        fails as it did), with RV(finished); once finished, the job's result file is removed.
+        fails as it did), with RV(finished). Once finished, the job's result file is set aside,
+        where a second call (after a lost connection) still finds it, and removed after an hour.
       - Excludes O(state) and O(src); the other options are ignored.
     type: str
   wait:
