@@ -63,6 +63,15 @@ class Api:
     def _wrote(self, kind: str) -> None:
         metrics.API_WRITES.labels(kind).inc()
 
+    def _get(self, version: str, plural: str, name: str) -> dict | None:
+        """One of our cluster objects by name, None when there is none."""
+        try:
+            return self.custom.get_cluster_custom_object(GROUP, version, plural, name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def _patch_status(self, version: str, plural: str, kind: str, name: str, status: dict) -> dict:
         try:
             patched = self.custom.patch_cluster_custom_object_status(
@@ -102,12 +111,7 @@ class Api:
         return {item["metadata"]["name"]: item for item in listed.get("items", [])}
 
     def get_nns(self, name: str) -> dict | None:
-        try:
-            return self.custom.get_cluster_custom_object(GROUP, NNS_VERSION, NNS_PLURAL, name)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._get(NNS_VERSION, NNS_PLURAL, name)
 
     def patch_nns_status(self, name: str, status: dict) -> dict:
         return self._patch_status(NNS_VERSION, NNS_PLURAL, NNS_KIND, name, status)
@@ -115,12 +119,7 @@ class Api:
     # Policies
 
     def get_policy(self, name: str) -> dict | None:
-        try:
-            return self.custom.get_cluster_custom_object(GROUP, NNCP_VERSION, NNCP_PLURAL, name)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return self._get(NNCP_VERSION, NNCP_PLURAL, name)
 
     def list_policies(self) -> list[dict]:
         listed = self.custom.list_cluster_custom_object(GROUP, NNCP_VERSION, NNCP_PLURAL)

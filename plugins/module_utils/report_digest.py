@@ -11,9 +11,6 @@ __metaclass__ = type
 
 import hashlib
 import json
-import re
-
-DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 def report_digest(current_state, nmstate_version, network_manager_version):
@@ -29,7 +26,3 @@ def report_digest(current_state, nmstate_version, network_manager_version):
         separators=(",", ":"),
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def valid_digest(value):
-    return isinstance(value, str) and bool(DIGEST.match(value))

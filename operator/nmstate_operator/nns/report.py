@@ -103,12 +103,12 @@ def report_round(
         if view.address and (only is None or name in only)
     }
     counts = {"nodes": len(targets), "writes": 0, "unreachable": 0, "unchanged": 0}
-    recorder = Recorder(api, digests, counts)
     # A node that another run holds (an apply) sits this round out: one run per node at a time.
     with locks.holding(sorted(targets)) as held:
-        recorder.asked = {name: digests[name] for name in held if name in digests}
+        asked = {name: digests[name] for name in held if name in digests}
+        recorder = Recorder(api, digests, asked, counts)
         running = {name: targets[name] for name in held}
-        reports = playbooks.report(running, recorder.asked, recorder.arrived) if held else {}
+        reports = playbooks.report(running, asked, recorder.arrived) if held else {}
     # A Node whose address is no IP address takes part in no run: its NNS says why.
     for name, view in nodes.items():
         if view.problem and (only is None or name in only):
@@ -130,9 +130,10 @@ def report_round(
 class Recorder:
     """What one round writes to each node's NNS, and the digests it leaves for the next."""
 
-    def __init__(self, api: Api, digests: dict[str, str], counts: dict) -> None:
-        self.api, self.digests, self.counts = api, digests, counts
-        self.asked: dict[str, str] = {}
+    def __init__(
+        self, api: Api, digests: dict[str, str], asked: dict[str, str], counts: dict
+    ) -> None:
+        self.api, self.digests, self.asked, self.counts = api, digests, asked, counts
         self.done: set[str] = set()
 
     def arrived(self, name: str, outcome: ReportOutcome) -> None:
