@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import threading
 import time
 from collections import Counter
 
+import pytest
 from e2e_support import (
     ROLLOUT_TIMEOUT,
     bridge,
@@ -20,13 +23,75 @@ from e2e_support import (
 )
 from nmstate_operator import journal
 
+from nodenet_lab import settings
+
+
+class ProbeGate:
+    """A TCP port on the lab's gateway for a policy's extra probe: open for the check before the
+    change, shut from then on, so the node's transaction waits in its probes after the change
+    (and the operator cannot have recorded an outcome) until `release` opens it again."""
+
+    def __init__(self) -> None:
+        self.host = settings.mgmt_gateway()
+        self.checked = threading.Event()
+        self.stopping = threading.Event()
+        first = self._listen(0)
+        self.port = first.getsockname()[1]
+        self._serve(first, once=True)
+
+    def probe(self) -> dict:
+        return {"name": "gate", "type": "tcp", "host": self.host, "port": self.port}
+
+    def release(self) -> None:
+        self._serve(self._listen(self.port), once=False)
+
+    def close(self) -> None:
+        self.stopping.set()
+
+    def _listen(self, port: int) -> socket.socket:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.host, port))
+        listener.listen(64)
+        listener.settimeout(0.2)
+        return listener
+
+    def _serve(self, listener: socket.socket, once: bool) -> None:
+        def accept() -> None:
+            with listener:
+                while not self.stopping.is_set():
+                    try:
+                        conn, _ = listener.accept()
+                    except TimeoutError:
+                        continue
+                    conn.close()
+                    self.checked.set()
+                    if once:
+                        return  # closing the listener refuses every later connection
+
+        threading.Thread(target=accept, daemon=True).start()
+
+
+@pytest.fixture
+def gate():
+    opened = ProbeGate()
+    yield opened
+    opened.close()
+
 
 def test_a_rollout_cut_by_a_killed_operator_finishes_without_configuring_a_node_twice(
-    lab, api, operator_process, cleanup
+    lab, api, operator_process, cleanup, gate
 ):
     three = lab.nodes[:3]
     start_policy(
-        api, cleanup, "e2e-restart", three, bridge("brrst"), bridges=["brrst"], max_unavailable=1
+        api,
+        cleanup,
+        "e2e-restart",
+        three,
+        bridge("brrst"),
+        bridges=["brrst"],
+        max_unavailable=1,
+        probes={"timeoutSeconds": 90, "extra": [gate.probe()]},
     )
 
     def first_apply_under_way():
@@ -40,14 +105,17 @@ def test_a_rollout_cut_by_a_killed_operator_finishes_without_configuring_a_node_
     first = wait_for(first_apply_under_way, ROLLOUT_TIMEOUT, "the first batch", operator_process)
     node = lab.node(first)
     deadline = time.monotonic() + ROLLOUT_TIMEOUT
-    while not has_link(node, "brrst"):  # the change is on the node: its transaction runs
+    # The change is on the node and its transaction waits for the shut gate's probe.
+    while not has_link(node, "brrst"):
         assert time.monotonic() < deadline, "the first node never got the bridge"
+    assert gate.checked.is_set(), "the gate probe was not checked before the change"
     operator_process.kill()
     left = enactments(api, "e2e-restart")[first]
     assert condition(left, "Progressing")["status"] == "True", (
-        "the operator was killed before it recorded the outcome",
+        "the operator recorded an outcome while the node's probes still waited",
         left["status"],
     )
+    gate.release()
 
     operator_process.start()
     waited = kubectl_wait_available(lab, "e2e-restart", ROLLOUT_TIMEOUT)
