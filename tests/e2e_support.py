@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import subprocess
 import time
 import urllib.request
@@ -39,6 +40,27 @@ def wait_for(predicate, timeout, what, process=None):
 
 NNCP = ("nmstate.io", "v1", "nodenetworkconfigurationpolicies")
 NNCE = ("nmstate.io", "v1beta1", "nodenetworkconfigurationenactments")
+
+
+def views_settle_back(nodes, command, before, timeout=30):
+    """Wait until `command`'s output on every node is `before` (node name -> output) again:
+    NetworkManager drops a removed bridge's routes, and gives an interface its link-local
+    address back, a moment after nmstate returns. Fails with each node's diff."""
+    deadline = time.monotonic() + timeout
+    while (views := {n.name: n.run(command).stdout for n in nodes}) != before:
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"after {timeout} s, a node's {command!r} is not as before:\n"
+                + "\n".join(
+                    "".join(
+                        difflib.unified_diff(
+                            before[n].splitlines(True), views[n].splitlines(True), n, n
+                        )
+                    )
+                    for n in before
+                )
+            )
+        time.sleep(0.5)
 
 
 def condition(obj, kind):

@@ -12,6 +12,7 @@ from e2e_support import (
     has_link,
     kubectl,
     read_policy,
+    views_settle_back,
     wait_for,
     wait_settled,
 )
@@ -107,7 +108,8 @@ def test_the_conflicting_example_applies_nothing_until_a_priority_orders_it(
 
 
 def test_the_revert_on_delete_example_leaves_no_bridge_behind(lab, api, operator_process, cleanup):
-    before = {n.name: n.run("ip -br link; ip -br addr").stdout for n in lab.nodes}
+    view = "ip -br link; ip -br addr"
+    before = {n.name: n.run(view).stdout for n in lab.nodes}
     apply_example(lab, "revert-on-delete-br6.yaml", cleanup, ["br6-revert-on-delete"], ["br6"])
     wait_for(
         lambda: reason_is(api, "br6-revert-on-delete", "SuccessfullyConfigured"),
@@ -119,4 +121,4 @@ def test_the_revert_on_delete_example_leaves_no_bridge_behind(lab, api, operator
     deleted = kubectl(lab, "delete", "nncp", "br6-revert-on-delete", "--timeout=240s")
     assert deleted.returncode == 0, deleted.stderr
     assert read_policy(api, "br6-revert-on-delete") is None
-    assert {n.name: n.run("ip -br link; ip -br addr").stdout for n in lab.nodes} == before
+    views_settle_back(lab.nodes, view, before)

@@ -12,6 +12,7 @@ from e2e_support import (
     has_link,
     read_policy,
     start_policy,
+    views_settle_back,
     wait_for,
     wait_settled,
 )
@@ -70,14 +71,7 @@ def test_deleting_a_bridge_policy_puts_the_nodes_back_as_they_were(
     wait_for(
         lambda: gone(api, "e2e-revert"), 180, "the policy to be reverted and go", operator_process
     )
-    # NetworkManager drops a removed bridge's routes a moment after nmstate returns: wait for
-    # the kernel's view to be back, exactly, rather than read it once.
-    wait_for(
-        lambda: {n.name: n.run(KERNEL_VIEW).stdout for n in nodes} == before,
-        30,
-        "every node's kernel view to be as before the policy",
-        operator_process,
-    )
+    views_settle_back(nodes, KERNEL_VIEW, before)
     now = reasons()
     assert now.count("Reverted") - earlier.count("Reverted") == 2, now
     assert now.count("RevertFinished") - earlier.count("RevertFinished") == 1, now
