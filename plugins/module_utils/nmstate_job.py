@@ -1,12 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: nodenet.nmstate contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Waiting on the node for a transaction started as an Ansible asynchronous job: its job file
-(the one async_status reads, in Ansible's async directory) is polled in place, and the result
-is shaped as the one fact the apply role and the operator read.
+"""A transaction as a job on the node: started detached from the SSH session (or as an Ansible
+asynchronous job), its job file (async_status's format, in Ansible's async directory) polled in
+place, and the result shaped as the one fact the apply role and the operator read.
 
-Waiting on the node costs the controller one task instead of one per poll, and the result's
-file is set aside in the same call (removed an hour later), so no cleanup task is needed."""
+Starting detached is one pipelined call, where Ansible's async first copies the module and its
+wrapper to the node. Waiting on the node costs the controller one task instead of one per poll,
+and the result's file is set aside in the same call (removed an hour later), so no cleanup task
+is needed."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -15,8 +17,11 @@ __metaclass__ = type
 import contextlib
 import json
 import os
+import random
 import re
+import signal
 import time
+import traceback
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import InputError
 
@@ -126,3 +131,74 @@ def wait_for_job(path, seconds, clock=time.monotonic, sleep=time.sleep):
         if clock() >= deadline:
             return None
         sleep(POLL_SECONDS)
+
+
+def new_job_id():
+    """A job id in Ansible's own form (j<random>.<pid>)."""
+    return "j%d.%d" % (random.SystemRandom().randint(0, 10**12 - 1), os.getpid())
+
+
+def write_job(path, data):
+    """Replace the job file at once (readers never see half of it); private, as it may hold
+    the state."""
+    temporary = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, default=str)
+    os.rename(temporary, path)
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def _out_of_time(signum, frame):
+    raise _OutOfTime()
+
+
+def start_detached(job_dir, work, limit):
+    """Run `work()` (which returns the result, a dict) in a process of its own, in a new
+    session with no descriptor of this one, so that it goes on when the SSH connection that
+    started it breaks. Its job file says `started` at once, then holds the result; a job still
+    running after `limit` seconds ends with a failure, as async_wrapper ends it. Returns the job
+    id; this process goes on at once."""
+    directory = os.path.expanduser(job_dir)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    job_id = new_job_id()
+    path = job_file(directory, job_id)
+    write_job(path, {"started": 1, "finished": 0, "ansible_job_id": job_id})
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)  # the intermediate process exits at once
+        return job_id
+    try:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        _detach_descriptors()
+        result = _run_bounded(work, limit)
+        write_job(path, dict(result, ansible_job_id=job_id))
+    finally:
+        os._exit(0)
+
+
+def _detach_descriptors():
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.closerange(3, 1024)
+    os.chdir("/")
+
+
+def _run_bounded(work, limit):
+    signal.signal(signal.SIGALRM, _out_of_time)
+    signal.alarm(max(1, int(limit)))
+    try:
+        return work()
+    except _OutOfTime:
+        return {"failed": True, "msg": "the transaction did not end within %d s" % limit}
+    except BaseException:  # a job nobody watches must still say how it ended
+        return {"failed": True, "msg": "the transaction failed: %s" % traceback.format_exc()}
+    finally:
+        signal.alarm(0)

@@ -85,15 +85,19 @@ def complete_revert(revert, current_running, desired):
 
     nmstatectl gr can return ``ipv4: {enabled: true}`` for an interface whose static
     addresses the desired state removes, and it cannot restore routes the kernel dropped with
-    them. So every interface it would restore gets its full current configuration, and the
-    current route and route-rule configuration is restored as a whole (re-adding a route that
-    exists changes nothing).
+    them. So every interface it would restore gets its full current configuration, and so do
+    the routes through the interfaces the desired state names. The route (route-rule)
+    configuration is restored as a whole when the desired state changes routes (route rules).
+    Routes through other interfaces are left out: with NetworkManager, restoring them would
+    reapply those interfaces' profiles (the management interface among them), which renews
+    their routes, with other metrics, for nothing.
 
     It is applied without nmstate's verification: kernel mode cannot put back an IPv6
     link-local address, which would fail the whole revert although connectivity is restored.
     The probes after the rollback tell whether it is.
     """
     result = json.loads(json.dumps(revert or {}))
+    named = set(n.get("name") for n in desired.get("interfaces", []))
     current = touched(current_running, desired, keep_link_local=True)
     by_name = dict((i["name"], i) for i in current.get("interfaces", []))
     interfaces = []
@@ -102,15 +106,13 @@ def complete_revert(revert, current_running, desired):
             interfaces.append(by_name.pop(iface["name"]))
         else:
             interfaces.append(iface)
-    interfaces.extend(
-        i
-        for i in by_name.values()
-        if i.get("name") in set(n.get("name") for n in desired.get("interfaces", []))
-    )
+    interfaces.extend(i for i in by_name.values() if i.get("name") in named)
     if interfaces:
         result["interfaces"] = interfaces
     for key in ("routes", "route-rules"):
         config = strip_volatile((current_running.get(key) or {}).get("config") or [])
+        if key not in desired:  # only what goes with the named interfaces' addresses
+            config = [c for c in config if key == "routes" and c.get("next-hop-interface") in named]
         if config or key in result:
             merged = list(config)
             for entry in (result.get(key) or {}).get("config") or []:

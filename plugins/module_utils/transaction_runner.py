@@ -12,6 +12,8 @@ __metaclass__ = type
 import contextlib
 import os
 
+from ansible.module_utils.common.parameters import remove_values
+
 from ansible_collections.nodenet.nmstate.plugins.module_utils import (
     nmstate_kernel_limits as kernel_limits,
 )
@@ -30,6 +32,7 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors imp
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_job import (
     job_file,
     outcome_fact,
+    start_detached,
     wait_for_job,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_probes import (
@@ -67,13 +70,19 @@ MODULE_ARGS = dict(
         probe_timeout=dict(type="int", default=20),
         before_timeout=dict(type="int", default=3),
         rollback_timeout=dict(type="int", default=60),
+        detach=dict(type="bool", default=False),
         job_id=dict(type="str"),
         wait=dict(type="int", default=25),
         job_dir=dict(type="str", default="~/.ansible_async"),
         result_fact=dict(type="str"),
         **NODE_ARGUMENT_SPEC,
     ),
-    mutually_exclusive=[("state", "src"), ("state", "job_id"), ("src", "job_id")],
+    mutually_exclusive=[
+        ("state", "src"),
+        ("state", "job_id"),
+        ("src", "job_id"),
+        ("detach", "job_id"),
+    ],
     supports_check_mode=True,
 )
 
@@ -247,17 +256,41 @@ def run(module):
     drop_payload_file()
     params = module.params
     kernel_only, mode = resolve_mode(params["kernel_only"])
-    reported = {"mode": mode}
     # Secrets are masked before any check can print a part of the state.
     module.no_log_values.update(secret_values(params["state"]))
     try:
-        result = transact(module, kernel_only, checked_inputs(params), reported)
+        inputs = checked_inputs(params)
     except NmstateError as exc:
-        finish(module, exc.to_result(applied=False, failed=True, **reported))
+        finish(module, exc.to_result(applied=False, failed=True, mode=mode))
+    if params["detach"] and not module.check_mode:
+        start(module, kernel_only, mode, inputs)
+    finish(module, outcome(module, kernel_only, mode, inputs))
+
+
+def outcome(module, kernel_only, mode, inputs):
+    """The transaction's result, a failure included (`failed`)."""
+    reported = {"mode": mode}
+    try:
+        result = transact(module, kernel_only, inputs, reported)
+    except NmstateError as exc:
+        return exc.to_result(applied=False, failed=True, **reported)
     result.update(reported)
     if result["rolled_back"]:
         result.update(failed=True, msg=describe(result))
-    finish(module, result)
+    return result
+
+
+def start(module, kernel_only, mode, inputs):
+    """detach: the transaction goes on in a job of its own on the node (its result masked as
+    the module's output would be), and the module answers at once with the job's id."""
+    params = module.params
+
+    def work():
+        return remove_values(outcome(module, kernel_only, mode, inputs), module.no_log_values)
+
+    limit = transaction_seconds(params["rollback_timeout"], params["probe_timeout"])
+    job_id = start_detached(params["job_dir"], work, limit)
+    finish(module, dict(ansible_job_id=job_id, started=1, changed=False, mode=mode), False)
 
 
 def wait_for_transaction(module):

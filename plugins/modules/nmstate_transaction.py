@@ -35,8 +35,8 @@ description:
   - Only one transaction runs on a node at a time (a lock in C(/run)); a second one, from another
     controller or after a lost connection, waits for the first to finish. So does check mode, which
     then reports whether the desired state is in place.
-  - Run it with C(async) so that a lost SSH connection does not stop it, then wait for it on
-    the node with this module's O(job_id), as the
+  - Start it with O(detach) (or with C(async)) so that a lost SSH connection does not stop it,
+    then wait for it on the node with this module's O(job_id), as the
     R(nodenet.nmstate.apply role,ansible_collections.nodenet.nmstate.docsite.roles) does (one
     task that waits on the node and sets the job's result file aside), or poll with
     M(ansible.builtin.async_status).
@@ -129,6 +129,20 @@ options:
         probes; at least O(probe_timeout) plus 15.
     type: int
     default: 60
+  detach:
+    description:
+      - Check every option, then run the transaction as a job of its own on the node, detached
+        from the SSH session, and return at once with its RV(ansible_job_id) and RV(finished)
+        V(false). The job goes on when the change cuts the connection; wait for it with
+        O(job_id).
+      - Like C(async) with C(poll=0), but in one call with pipelining, where C(async) first copies
+        the module and its wrapper to the node. The job's file has C(async_status)'s format, in
+        the same directory (O(job_dir)), and a job still running after the longest a
+        transaction can take (O(rollback_timeout) plus three times O(probe_timeout) plus 60 s)
+        ends as failed.
+      - Ignored in check mode, which predicts at once.
+    type: bool
+    default: false
   job_id:
     description:
       - Start nothing, and wait on the node for the transaction started earlier as this
@@ -144,7 +158,7 @@ options:
     default: 25
   job_dir:
     description:
-      - With O(job_id), the node's directory of asynchronous jobs. The action plugin sets it from
+      - With O(detach) or O(job_id), the node's directory of asynchronous jobs. The action plugin sets it from
         the shell's C(async_dir) (Ansible's C(ANSIBLE_ASYNC_DIR)). A leading C(~) is the
         remote user's home.
     type: str
@@ -174,8 +188,7 @@ EXAMPLES = r"""
         host: 192.0.2.10
         port: 5000
     rollback_timeout: 90
-  async: 150
-  poll: 0
+    detach: true
   register: transaction
 
 - name: Wait for it on the node, then have its outcome as the fact outcome
@@ -274,12 +287,12 @@ revert_state:
   returned: when nmstatectl is on the node (always in kernel-only mode)
   type: dict
 finished:
-  description: The transaction ended (always true without O(job_id)); false when O(wait) passed first.
+  description: The transaction ended (always true without O(detach) or O(job_id)); false when O(detach) started it, or O(wait) passed first.
   returned: always
   type: bool
 ansible_job_id:
-  description: With O(job_id), the job waited for.
-  returned: with O(job_id)
+  description: With O(detach), the job started; with O(job_id), the job waited for.
+  returned: with O(detach) or O(job_id)
   type: str
 error_category:
   description: On failure, the kind of failure (see M(nodenet.nmstate.nmstate_apply)); V(invalid_argument) also for options refused before the node is touched.

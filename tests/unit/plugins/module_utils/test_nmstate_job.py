@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import time
 
 import pytest
 
@@ -81,3 +82,49 @@ def test_the_outcome_fact_has_every_field_even_when_the_result_has_none():
     assert fact["durations"] == {"total": 1.5} and fact["failed_probe"] is None
     assert fact["required_probes"] == [] and fact["msg"] == "" and fact["mode"] == "unknown"
     assert [field[0] for field in job.OUTCOME_FIELDS] == list(fact)[1:]
+
+
+def test_a_detached_job_says_started_then_holds_its_result(tmp_path):
+    def work():
+        return {"changed": True, "applied": True}
+
+    job_id = job.start_detached(str(tmp_path / "jobs"), work, limit=30)
+    path = job.job_file(str(tmp_path / "jobs"), job_id)
+    assert job.JOB_ID.match(job_id)
+    assert oct((tmp_path / "jobs").stat().st_mode & 0o777) == "0o700"
+    result = job.wait_for_job(path, 10)
+    assert result == {"changed": True, "applied": True, "ansible_job_id": job_id}
+
+
+def test_a_detached_job_that_runs_past_its_limit_ends_failed(tmp_path):
+    def work():
+        time.sleep(30)
+        return {"applied": True}
+
+    job_id = job.start_detached(str(tmp_path), work, limit=1)
+    result = job.wait_for_job(job.job_file(str(tmp_path), job_id), 10)
+    assert result["failed"] and "did not end within 1 s" in result["msg"], result
+
+
+def test_a_detached_job_that_raises_ends_failed_with_the_reason(tmp_path):
+    def work():
+        raise RuntimeError("nmstate vanished")
+
+    job_id = job.start_detached(str(tmp_path), work, limit=30)
+    result = job.wait_for_job(job.job_file(str(tmp_path), job_id), 10)
+    assert result["failed"] and "nmstate vanished" in result["msg"], result
+
+
+def test_the_starter_returns_while_the_detached_job_still_runs(tmp_path):
+    release = tmp_path / "release"
+
+    def work():
+        while not release.exists():
+            time.sleep(0.05)
+        return {"applied": True}
+
+    job_id = job.start_detached(str(tmp_path), work, limit=30)
+    path = job.job_file(str(tmp_path), job_id)
+    assert job.wait_for_job(path, 0) is None, "the job ended before it was let go"
+    release.write_text("")
+    assert job.wait_for_job(path, 10)["applied"] is True

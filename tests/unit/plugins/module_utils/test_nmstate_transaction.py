@@ -529,3 +529,35 @@ def test_api_endpoints_are_host_and_port(text, expected):
 def test_bad_api_endpoints_are_refused(text):
     with pytest.raises(ValueError):
         probes.split_endpoint(text)
+
+
+BRIDGE = {"interfaces": [{"name": "br1", "type": "linux-bridge", "state": "up"}]}
+THROUGH_ETH1 = {"destination": "198.51.100.0/24", "next-hop-interface": "eth1"}
+
+
+def test_a_revert_restores_only_the_routes_through_the_interfaces_the_change_names():
+    current = dict(
+        CURRENT,
+        interfaces=CURRENT["interfaces"] + [{"name": "eth1", "type": "ethernet", "state": "up"}],
+        routes={"config": [DEFAULT_ROUTE, THROUGH_ETH1]},
+        **{"route-rules": {"config": [{"priority": 100, "route-table": 200}]}},
+    )
+    generated = {"interfaces": [{"name": "br1", "state": "absent"}]}
+    revert = tx.complete_revert(generated, current, BRIDGE)
+    assert revert == generated, "nothing of mgmt0 (NetworkManager would reapply its profile)"
+
+    readdressed = {"interfaces": [{"name": "eth1", "type": "ethernet", "ipv4": {"enabled": False}}]}
+    revert = tx.complete_revert({"interfaces": [{"name": "eth1"}]}, current, readdressed)
+    assert revert["routes"] == {"config": [THROUGH_ETH1]}, "dropped with eth1's addresses"
+    assert "route-rules" not in revert
+
+
+def test_a_revert_of_a_route_change_restores_every_route_and_rule():
+    current = dict(CURRENT, **{"route-rules": {"config": [{"priority": 100, "route-table": 200}]}})
+    change = {
+        "routes": {"config": [dict(DEFAULT_ROUTE, state="absent")]},
+        "route-rules": {"config": []},
+    }
+    revert = tx.complete_revert({}, current, change)
+    assert revert["routes"] == {"config": [DEFAULT_ROUTE]}
+    assert revert["route-rules"] == {"config": [{"priority": 100, "route-table": 200}]}

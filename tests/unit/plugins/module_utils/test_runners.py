@@ -8,12 +8,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import json
 
 import pytest
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils import (
     apply_runner,
     info_runner,
+    nmstate_job,
     transaction_runner,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import NmstateError
@@ -470,3 +472,58 @@ def test_info_as_a_report_publishes_one_fact_with_one_copy_of_the_state(client):
     assert report["nmstate_version"] == "2.2.62" and report["access"] == "nmstatectl"
     assert report["mode"] == "kernel-only" and report["timestamp"].endswith("Z")
     assert report["network_manager_version"] == ""
+
+
+def test_a_detached_transaction_answers_at_once_and_its_job_holds_the_masked_result(
+    monkeypatch, client, locks, tmp_path
+):
+    outcome = {"applied": True, "changed": True, "rolled_back": False, "msg": "pw s3cret"}
+    monkeypatch.setattr(transaction_runner.Transaction, "run", lambda self, *a: dict(outcome))
+    module = FakeModule(
+        transaction_runner, state=ADDRESSED, kernel_only=True, detach=True, job_dir=str(tmp_path)
+    )
+    module.no_log_values.add("s3cret")
+    ended = end(transaction_runner, module)
+    assert not ended.failed and ended.result["finished"] is False
+    job_id = ended.result["ansible_job_id"]
+    result = nmstate_job.wait_for_job(nmstate_job.job_file(str(tmp_path), job_id), 10)
+    assert result["applied"] is True and result["mode"] == "kernel-only"
+    assert "s3cret" not in json.dumps(result), result
+
+    waiter = FakeModule(
+        transaction_runner, job_id=job_id, job_dir=str(tmp_path), result_fact="outcome"
+    )
+    waited = end(transaction_runner, waiter)
+    assert waited.result["ansible_facts"]["outcome"]["applied"] is True
+
+
+def test_a_detached_transaction_refuses_bad_options_at_once_and_starts_no_job(
+    monkeypatch, locks, tmp_path
+):
+    monkeypatch.setattr(
+        transaction_runner, "find_client", lambda *a: pytest.fail("nmstate looked up")
+    )
+    module = FakeModule(
+        transaction_runner,
+        state={"interface": []},
+        kernel_only=True,
+        detach=True,
+        job_dir=str(tmp_path),
+    )
+    ended = end(transaction_runner, module)
+    assert ended.failed and "unknown top-level key(s) interface" in ended.result["msg"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_mode_predicts_at_once_even_when_asked_to_detach(client, locks, tmp_path):
+    module = FakeModule(
+        transaction_runner,
+        check_mode=True,
+        state=ADDRESSED,
+        kernel_only=True,
+        detach=True,
+        job_dir=str(tmp_path),
+    )
+    ended = end(transaction_runner, module)
+    assert ended.result["finished"] is True and "ansible_job_id" not in ended.result
+    assert list(tmp_path.iterdir()) == []
