@@ -64,6 +64,17 @@ def test_a_policy_configures_the_selected_nodes_and_a_node_labelled_later(
     ]
     assert [r["nodes"] for r in records] == [[three[0].name], [three[1].name], [three[2].name]]
 
+    # Each node configured is reported on its own right after (not in the next full round).
+    def reported_alone_after_its_apply():
+        runs = journal.read(operator_process.runner_dir)
+        applied = [r for r in runs if r.get("policy") == "e2e-select" and r["event"] == "end"]
+        alone = [r for r in runs if r["kind"] == "report" and r["event"] == "start"]
+        return all(
+            any(r["nodes"] == a["nodes"] and r["time"] >= a["time"] for r in alone) for a in applied
+        )
+
+    wait_for(reported_alone_after_its_apply, 10, "each node's report after its apply")
+
 
 def test_an_invalid_state_fails_the_enactment_and_degrades_the_policy(
     lab, api, operator_process, cleanup

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 from fakes import Config, FakeApi, FakeRuns, node
-from nmstate_operator import playbooks
+from nmstate_operator import locks, playbooks
 from nmstate_operator.names import POLICY_LABEL
 from nmstate_operator.nncp import plan, step
 from nmstate_operator.playbooks import Playbooks
@@ -414,3 +414,18 @@ def test_after_a_reboot_the_declared_order_goes_before_name_order(cluster):
     rollout.until_idle()
     assert [playbook for playbook, _, _ in runs.runs][1:] == [playbooks.VERIFY, playbooks.APPLY]
     assert api.enactments["n1.p"]["status"]["bootID"] == "boot-2", "p did not wait for a"
+
+
+def test_the_report_of_changed_nodes_is_asked_once_they_are_free(cluster):
+    """A report round leaves out the nodes a run holds: asked for under the lock, the NNS of a
+    node just configured would wait for the next full round."""
+    _api, _runs, rollout = cluster([node("n1"), node("n2")], max_unavailable="100%")
+    asked = []
+
+    def applied(nodes):
+        with locks.holding(nodes) as free:
+            asked.append((list(nodes), list(free)))
+
+    rollout.ctx.applied = applied
+    rollout.until_idle()
+    assert asked == [(["n1", "n2"], ["n1", "n2"])]

@@ -411,8 +411,11 @@ class Rollout:
             if self.dry_run:
                 return self.record_dry_run(self.run_playbook(held, verify=False))
             outcomes_by_node = self.run_playbook(held, verify=False)
-            self.ctx.applied(held)
-            return self.record_applied(outcomes_by_node)
+            next_due = self.record_applied(outcomes_by_node)
+        # Only once the nodes are free: a report round skips a node that a run holds, so a
+        # report asked for under the lock left the NNS as it was until the next full round.
+        self.ctx.applied(held)
+        return next_due
 
     def mark_progressing(self, node: str, verify: bool, desired: dict) -> None:
         if verify:
