@@ -41,12 +41,12 @@ from common import (
     median,
     save,
     table,
+    wait_reported_after_apply,
     wait_until,
     workdir,
 )
 from kubernetes import client
 from nmstate_operator import config as operator_config
-from nmstate_operator import journal
 from nmstate_operator.playbooks import Playbooks
 
 BRIDGE = "brbench"
@@ -65,27 +65,6 @@ def state(present: bool = True) -> dict:
             }
         ]
     }
-
-
-def wait_reported_after_apply(runner_dir: Path, node: str) -> None:
-    """Until the report the operator runs on a node right after configuring it has ended: each
-    timed apply starts from a quiet operator, not behind the previous one's report (which holds
-    the node for its run)."""
-
-    def reported() -> bool:
-        runs = journal.read(runner_dir)
-        applies = [r["time"] for r in runs if r["kind"] == "apply" and r["event"] == "end"]
-        if not applies:
-            return True
-        return any(
-            r["kind"] == "report"
-            and r["event"] == "end"
-            and node in r["nodes"]
-            and r["time"] >= max(applies)
-            for r in runs
-        )
-
-    wait_until(reported, 60, f"the report of {node} after its apply")
 
 
 def run(quick: bool) -> dict:
@@ -173,7 +152,7 @@ def run(quick: bool) -> dict:
         for _ in range(reps):
             reset()
             custom.patch_cluster_custom_object(*NNS, node.name, {"spec": {"desiredState": None}})
-            wait_reported_after_apply(operator.runner_dir, node.name)
+            wait_reported_after_apply(operator.runner_dir, [node.name])
             started = time.monotonic()
             patched = custom.patch_cluster_custom_object(
                 *NNS, node.name, {"spec": {"desiredState": state()}}
@@ -193,7 +172,7 @@ def run(quick: bool) -> dict:
         # e. NNCP until Available
         for rep in range(reps):
             reset()
-            wait_reported_after_apply(operator.runner_dir, node.name)
+            wait_reported_after_apply(operator.runner_dir, [node.name])
             name = f"bench-floor-{rep}"
             body = {
                 "apiVersion": "nmstate.io/v1",

@@ -23,6 +23,7 @@ from common import (
     save,
     table,
     wait_all_reported,
+    wait_reported_after_apply,
     wait_until,
     workdir,
 )
@@ -58,13 +59,16 @@ def available(custom: client.CustomObjectsApi, name: str) -> bool:
     )
 
 
-def roll_out(core, custom, lab, count: int, name: str, max_unavailable: str) -> float:
-    """Seconds from creating a policy over the first `count` nodes to Available. Then undone,
-    untimed, so that the next policy changes the nodes again."""
+def roll_out(core, custom, lab, count: int, name: str, max_unavailable: str, runner_dir) -> float:
+    """Seconds from creating a policy over the first `count` nodes to Available, from a quiet
+    operator (the reports after the last rollout ended). Then undone, untimed, so that the next
+    policy changes the nodes again, and the reports after the undo waited for: the CPU measured
+    around a rollout holds the reports of the nodes it configured."""
     for index, node in enumerate(lab.nodes):
         core.patch_node(
             node.name, {"metadata": {"labels": {LABEL: f"upto{count}" if index < count else None}}}
         )
+    wait_reported_after_apply(runner_dir, [n.name for n in lab.nodes])
     started = time.monotonic()
     custom.create_cluster_custom_object(*NNCP, policy(name, count, max_unavailable))
     wait_until(lambda: available(custom, name), 1800, f"{name} to be Available", interval=0.2)
@@ -74,6 +78,7 @@ def roll_out(core, custom, lab, count: int, name: str, max_unavailable: str) -> 
     custom.create_cluster_custom_object(*NNCP, policy(undo, count, "100%", present=False))
     wait_until(lambda: available(custom, undo), 1800, "the undo policy", interval=0.5)
     custom.delete_cluster_custom_object(*NNCP, undo)
+    wait_reported_after_apply(runner_dir, [n.name for n in lab.nodes])  # in this rollout's CPU
     return elapsed
 
 
@@ -87,13 +92,15 @@ def run(quick: bool) -> dict:
     with Operator(lab, api, work / "operator", report_interval=600, forks=100) as operator:
         # Warm up, untimed: every NNS reported once, SSH connections opened, one policy rolled out.
         wait_all_reported(custom, len(lab.nodes), 600)
-        roll_out(core, custom, lab, 1, "bench-warmup", "100%")
+        roll_out(core, custom, lab, 1, "bench-warmup", "100%", operator.runner_dir)
         for count in sizes:
             for max_unavailable in ("50%", "100%"):
                 name = f"bench-scale-{count}-{max_unavailable.rstrip('%')}"
                 writes_before = metric("nmstate_operator_api_writes_total")
                 controller_before, busy_before = cpu_seconds(operator.pid), machine_busy_seconds()
-                elapsed = roll_out(core, custom, lab, count, name, max_unavailable)
+                elapsed = roll_out(
+                    core, custom, lab, count, name, max_unavailable, operator.runner_dir
+                )
                 # These include the untimed undo: per node they are halved to count one rollout.
                 controller = cpu_seconds(operator.pid) - controller_before
                 others = machine_busy_seconds() - busy_before - controller

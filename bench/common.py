@@ -22,6 +22,7 @@ from nodenet_lab.collection import make_importable  # noqa: E402  (needs the pat
 make_importable()  # nmstate_operator imports the collection's module_utils
 
 from kubernetes import client, config  # noqa: E402
+from nmstate_operator import journal  # noqa: E402
 
 from nodenet_lab import lab as lab_module  # noqa: E402
 from nodenet_lab import operator_run, settings  # noqa: E402
@@ -117,6 +118,32 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
             return value
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+def wait_reported_after_apply(runner_dir: Path, nodes: list[str], timeout: float = 600) -> None:
+    """Until the report the operator runs on each of `nodes` right after configuring it has
+    ended, so that a timed apply starts from a quiet operator and not behind the previous
+    one's report (which holds its nodes for its run)."""
+
+    def reported() -> bool:
+        runs = journal.read(runner_dir)
+        for node in nodes:
+            applies = [
+                r["time"]
+                for r in runs
+                if r["kind"] == "apply" and r["event"] == "end" and node in r["nodes"]
+            ]
+            if applies and not any(
+                r["kind"] == "report"
+                and r["event"] == "end"
+                and node in r["nodes"]
+                and r["time"] >= max(applies)
+                for r in runs
+            ):
+                return False
+        return True
+
+    wait_until(reported, timeout, "the reports after the last applies", interval=0.2)
 
 
 def wait_all_reported(custom: client.CustomObjectsApi, count: int, timeout: float) -> None:
