@@ -132,6 +132,17 @@ def wait_settled(api, name, process, timeout=ROLLOUT_TIMEOUT):
     return wait_for(lambda: policy_settled(api, name), timeout, f"policy {name} to settle", process)
 
 
+def wait_degraded_by(api, name, reason, process, timeout=ROLLOUT_TIMEOUT):
+    """The policy once settled and Degraded for `reason`: a policy created before the node it
+    waits for matches settles at once with no node, which is not the state a test waits for."""
+
+    def degraded():
+        policy = policy_settled(api, name)
+        return policy if policy and condition(policy, "Degraded").get("reason") == reason else None
+
+    return wait_for(degraded, timeout, f"policy {name} to settle Degraded by {reason}", process)
+
+
 def events_about(api, kind, name):
     events = client.CoreV1Api(api).list_namespaced_event("default").items
     return [

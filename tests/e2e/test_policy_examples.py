@@ -13,6 +13,7 @@ from e2e_support import (
     kubectl,
     read_policy,
     views_settle_back,
+    wait_degraded_by,
     wait_for,
     wait_settled,
 )
@@ -80,8 +81,7 @@ def test_the_conflicting_example_applies_nothing_until_a_priority_orders_it(
 ):
     apply_example(lab, "conflicting-br5", cleanup, ["br5-site", "br5-rack"], ["br5"])
     for name in ("br5-site", "br5-rack"):
-        policy = wait_settled(api, name, operator_process)
-        assert condition(policy, "Degraded")["reason"] == "ConflictingPolicies", policy["status"]
+        wait_degraded_by(api, name, "ConflictingPolicies", operator_process)
     assert not any(has_link(n, "br5") for n in lab.nodes)
 
     rack_file = EXAMPLES / "conflicting-br5" / "br5-rack.yaml"

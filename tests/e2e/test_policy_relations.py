@@ -13,6 +13,7 @@ from e2e_support import (
     label,
     read_policy,
     start_policy,
+    wait_degraded_by,
     wait_for,
     wait_settled,
 )
@@ -140,8 +141,7 @@ def test_conflicting_policies_name_each_other_and_leave_the_node_untouched_until
     label(api, cleanup, [node], key)
 
     for name, other in (("e2e-conflict-a", "e2e-conflict-b"), ("e2e-conflict-b", "e2e-conflict-a")):
-        policy = wait_settled(api, name, operator_process)
-        assert condition(policy, "Degraded")["reason"] == "ConflictingPolicies"
+        wait_degraded_by(api, name, "ConflictingPolicies", operator_process)
         enactment = enactments(api, name)[node.name]
         held = true_condition(enactment)
         assert (held["type"], held["reason"]) == ("Conflicting", "ConflictingPolicies")
