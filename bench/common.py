@@ -133,11 +133,14 @@ def wait_reported_after_apply(runner_dir: Path, nodes: list[str], timeout: float
                 for r in runs
                 if r["kind"] == "apply" and r["event"] == "end" and node in r["nodes"]
             ]
-            if applies and not any(
+            if not applies:
+                continue
+            last_apply = max(applies)
+            if not any(
                 r["kind"] == "report"
                 and r["event"] == "end"
                 and node in r["nodes"]
-                and r["time"] >= max(applies)
+                and r["time"] >= last_apply
                 for r in runs
             ):
                 return False
