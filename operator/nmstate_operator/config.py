@@ -34,6 +34,8 @@ class Config:
     # The Nodes this operator manages; the others get no NNS and no runs.
     node_selector: NodeSelector = field(default_factory=NodeSelector)
     report_interval: float = 60.0
+    # A new policy generation waits this long before its first batch (nncp/step.py says why).
+    policy_settle_seconds: float = 0.5
     max_runner_artifacts: int = 10
     forks: int = 50
     liveness: str | None = None
@@ -100,6 +102,7 @@ FLAGS: tuple[tuple[str, object, str | None, str], ...] = (
     ("address-type", str, "InternalIP", "which Node address to reach nodes at"),
     ("node-selector", str, "", "Nodes to manage, a label selector (k=v,k!=v,k,!k); '' = all"),
     ("report-interval", float, "60", "seconds between report runs over all nodes"),
+    ("policy-settle-seconds", float, "0.5", "a new policy generation waits this long to run"),
     ("max-runner-artifacts", int, "10", "ansible-runner artifact dirs kept per purpose"),
     ("forks", int, "50", "most nodes one run works on at once"),
     ("liveness", str, None, "serve a liveness endpoint, e.g. http://0.0.0.0:8080/healthz"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from e2e_support import (
     NNCP,
     bridge,
@@ -176,6 +178,28 @@ def test_conflicting_policies_name_each_other_and_leave_the_node_untouched_until
     assert "e2e-conflict-b is declared after e2e-conflict-a" in true_condition(b)["message"]
     addresses = node.run("ip -br addr show brcf").stdout
     assert "192.0.2.52/24" in addresses and "192.0.2.51" not in addresses
+
+
+def test_a_policy_created_just_after_a_conflicting_one_keeps_both_off_the_node(
+    lab, api, operator_process, cleanup
+):
+    """The node already matches: the first policy's step starts as soon as it is created, and
+    the second comes 0.1 s later, as from a GitOps sync (kubectl apply -f DIR: a few ms). The
+    first batch waits for the settle time, so neither is applied there."""
+    node = lab.nodes[2]
+    before = node.run(KERNEL_VIEW).stdout
+    key = start_policy(
+        api, cleanup, "e2e-settle-a", [node], addressed_bridge("brst", "192.0.2.61"), ["brst"]
+    )
+    time.sleep(0.1)  # the gap between two objects of one sync, not a wait for a condition
+    cleanup["policies"].append("e2e-settle-b")
+    create_policy(api, "e2e-settle-b", {key: "yes"}, addressed_bridge("brst", "192.0.2.62"))
+    wait_degraded_by(api, "e2e-settle-b", "ConflictingPolicies", operator_process)
+    first = wait_settled(api, "e2e-settle-a", operator_process)
+    assert condition(first, "Degraded").get("reason") == "ConflictingPolicies", first["status"]
+    assert run_starts(operator_process, "e2e-settle-a") == []
+    assert run_starts(operator_process, "e2e-settle-b") == []
+    assert node.run(KERNEL_VIEW).stdout == before and not has_link(node, "brst")
 
 
 def test_an_ordered_pair_is_applied_in_order_whichever_is_created_first(

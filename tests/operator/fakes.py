@@ -253,6 +253,7 @@ class Config:
     address_type = "InternalIP"
     max_retries = 2
     node_selector = NodeSelector()
+    policy_settle_seconds = 0.0
 
     def probe_rules(self):
         return ProbeRules(skippable=frozenset({"dns"}))

@@ -219,3 +219,39 @@ def test_after_naming_a_policy_not_created_yet_waits_for_it(two_policies):
     api.add_policy("q", bridge("br0"), after=[])
     settle("q", "p")
     assert [record["policy"] for _, _, record in runs.runs] == ["q", "p"]
+
+
+class SettlingConfig(Config):
+    policy_settle_seconds = 0.5
+
+
+def test_a_policy_created_just_after_another_is_compared_before_either_runs(
+    two_policies, monkeypatch
+):
+    """kubectl apply -f DIR creates policies milliseconds apart: the first one's first batch
+    waits for the settle time, so its next step sees the second and applies nothing."""
+    api, runs, _, _ = two_policies
+    clock = [100.0]
+    monkeypatch.setattr(step.time, "monotonic", lambda: clock[0])
+    ctx = step.Context(SettlingConfig(), api, Playbooks(SettlingConfig()))
+    nodes = {name: node(name) for name in ("n1", "n2")}
+    api.policy["spec"]["desiredState"] = bridge("br1", ipv4=address("10.0.0.1"))
+    assert step.step(ctx, "p", nodes) == 0.5
+    assert runs.runs == [] and phase_of(api, "n1", "p") == plan.PENDING
+    clock[0] += 0.1
+    api.add_policy("q", bridge("br1", ipv4=address("10.0.0.2")))
+    assert step.step(ctx, "q", nodes) is None  # q sees p at once: Conflicting, nothing to run
+    clock[0] += 0.3
+    assert step.step(ctx, "p", nodes) is None  # still settling, p sees q: nothing to run
+    assert runs.runs == []
+    assert {true_condition(api, f"{n}.{p}")["type"] for n in nodes for p in "pq"} == {"Conflicting"}
+    # A new generation settles again; a generation already settled does not.
+    api.policy["spec"]["desiredState"] = bridge("br2")
+    api.policy["metadata"]["generation"] = 2
+    api.others.pop("q")
+    assert step.step(ctx, "p", nodes) == 0.5
+    clock[0] += 0.2
+    assert step.step(ctx, "p", nodes) == pytest.approx(0.3)
+    clock[0] += 0.3
+    step.step(ctx, "p", nodes)
+    assert [record["policy"] for _, _, record in runs.runs] == ["p"]

@@ -14,8 +14,9 @@ it out from the start in new batches (nodes aborted or failed before get a fresh
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .. import locks, outcomes, probes
 from ..api import Api, Gone
@@ -67,6 +68,22 @@ class Context:
     applied: Callable[[list[str]], None] = lambda nodes: None
     # Asks for a step of another policy (one this step's outcome concerns); thread-safe.
     wake: Callable[[str], None] = lambda policy: None
+    # When this operator first stepped each policy's current generation (monotonic clock).
+    first_seen: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def settle_left(self, name: str, generation: int) -> float:
+        """Seconds before a policy's new generation may configure its first nodes. Policies
+        created together (`kubectl apply -f DIR`, a GitOps sync) arrive milliseconds apart:
+        the wait lets the first one's step see the others, so that a conflict between them
+        applies nothing instead of letting the first batch of whichever came first through."""
+        now = time.monotonic()
+        seen = self.first_seen.get(name)
+        if seen is None or seen[0] != generation:
+            seen = self.first_seen[name] = (generation, now)
+        return max(0.0, seen[1] + self.config.policy_settle_seconds - now)
+
+    def forget(self, name: str) -> None:
+        self.first_seen.pop(name, None)
 
 
 class Rollout:
@@ -90,6 +107,7 @@ class Rollout:
         self.generation = policy["metadata"]["generation"]
         self.spec = policy.get("spec") or {}
         self.dry_run = self.spec.get("dryRun") is True
+        self.settle = ctx.settle_left(self.name, self.generation)
         self.others = others or {}
         self.order = order or relations.Order({self.name: policy, **self.others})
         # Every policy's name, valid or not: `after` may name one not created yet.
@@ -165,6 +183,8 @@ class Rollout:
             next_due = self.configure(the_plan.verify, verify=not self.dry_run)
         elif the_plan.abort:
             self.abort(the_plan)
+        elif the_plan.batch and self.settle:
+            next_due = self.settle if next_due is None else min(next_due, self.settle)
         elif the_plan.batch:
             failed = the_plan.count(planning.FAILED)
             self.write_policy_status(unavailable=len(the_plan.batch) + failed)
@@ -743,6 +763,7 @@ def step(ctx: Context, name: str, nodes: dict[str, NodeView]) -> float | None:
     policies = {p["metadata"]["name"]: p for p in ctx.api.list_policies()}
     policy = policies.get(name)
     if policy is None:
+        ctx.forget(name)
         return None
     try:
         if policy["metadata"].get("deletionTimestamp"):
