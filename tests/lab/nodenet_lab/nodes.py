@@ -203,7 +203,9 @@ def create_links(node: NodeSpec, data_links: int) -> None:
         "link set lo up",
         f"addr add {node.address}/{prefix} dev mgmt0",
         "link set mgmt0 up",
-        f"route add default via {settings.mgmt_gateway()} dev mgmt0",
+        # As a network configuration service adds it (networkd, NetworkManager): nmstate's
+        # kernel mode cannot remove a route of `ip route`'s own protocol (boot).
+        f"route add default via {settings.mgmt_gateway()} dev mgmt0 proto static",
     ]
     for link in range(1, data_links + 1):
         port = node.switch_veth(link)
