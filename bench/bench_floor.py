@@ -9,7 +9,7 @@ f. by hand: one ssh to the node running nmstatectl apply and the same probes (pi
    controller and the gateway, resolve the probe name): the floor for e's wall time
 
 Each way applies the same bridge state and then removes it (the removal is not timed). d and e
-each start from a quiet operator: after the report it runs on a node right after configuring it.
+each start from a quiet operator: once every run it started over the node has ended.
 
 CPU, from process accounting, not wall time: nmstate's own on the node (the shell's `times`
 of nmstatectl apply in a), the controller's for c (this process and the ansible-runner and
@@ -41,7 +41,7 @@ from common import (
     median,
     save,
     table,
-    wait_reported_after_apply,
+    wait_runs_ended,
     wait_until,
     workdir,
 )
@@ -152,7 +152,7 @@ def run(quick: bool) -> dict:
         for _ in range(reps):
             reset()
             custom.patch_cluster_custom_object(*NNS, node.name, {"spec": {"desiredState": None}})
-            wait_reported_after_apply(operator.runner_dir, [node.name])
+            wait_runs_ended(operator.runner_dir, [node.name])
             started = time.monotonic()
             patched = custom.patch_cluster_custom_object(
                 *NNS, node.name, {"spec": {"desiredState": state()}}
@@ -172,7 +172,7 @@ def run(quick: bool) -> dict:
         # e. NNCP until Available
         for rep in range(reps):
             reset()
-            wait_reported_after_apply(operator.runner_dir, [node.name])
+            wait_runs_ended(operator.runner_dir, [node.name])
             name = f"bench-floor-{rep}"
             body = {
                 "apiVersion": "nmstate.io/v1",

@@ -23,7 +23,7 @@ from common import (
     save,
     table,
     wait_all_reported,
-    wait_reported_after_apply,
+    wait_runs_ended,
     wait_until,
     workdir,
 )
@@ -61,14 +61,14 @@ def available(custom: client.CustomObjectsApi, name: str) -> bool:
 
 def roll_out(core, custom, lab, count: int, name: str, max_unavailable: str, runner_dir) -> float:
     """Seconds from creating a policy over the first `count` nodes to Available, from a quiet
-    operator (the reports after the last rollout ended). Then undone, untimed, so that the next
-    policy changes the nodes again, and the reports after the undo waited for: the CPU measured
-    around a rollout holds the reports of the nodes it configured."""
+    operator (every run of the last rollout ended). Then undone, untimed, so that the next
+    policy changes the nodes again, and the runs after the undo waited for: the CPU measured
+    around a rollout holds all it cost, the NNS writes of the nodes it configured included."""
     for index, node in enumerate(lab.nodes):
         core.patch_node(
             node.name, {"metadata": {"labels": {LABEL: f"upto{count}" if index < count else None}}}
         )
-    wait_reported_after_apply(runner_dir, [n.name for n in lab.nodes])
+    wait_runs_ended(runner_dir, [n.name for n in lab.nodes])
     started = time.monotonic()
     custom.create_cluster_custom_object(*NNCP, policy(name, count, max_unavailable))
     wait_until(lambda: available(custom, name), 1800, f"{name} to be Available", interval=0.2)
@@ -78,7 +78,7 @@ def roll_out(core, custom, lab, count: int, name: str, max_unavailable: str, run
     custom.create_cluster_custom_object(*NNCP, policy(undo, count, "100%", present=False))
     wait_until(lambda: available(custom, undo), 1800, "the undo policy", interval=0.5)
     custom.delete_cluster_custom_object(*NNCP, undo)
-    wait_reported_after_apply(runner_dir, [n.name for n in lab.nodes])  # in this rollout's CPU
+    wait_runs_ended(runner_dir, [n.name for n in lab.nodes])  # in this rollout's CPU
     return elapsed
 
 

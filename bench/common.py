@@ -120,33 +120,23 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
 
 
-def wait_reported_after_apply(runner_dir: Path, nodes: list[str], timeout: float = 600) -> None:
-    """Until the report the operator runs on each of `nodes` right after configuring it has
-    ended, so that a timed apply starts from a quiet operator and not behind the previous
-    one's report (which holds its nodes for its run)."""
+def wait_runs_ended(runner_dir: Path, nodes: list[str], timeout: float = 600) -> None:
+    """Until every run the operator started over any of `nodes` has ended (an apply's NNS
+    write comes from its own answer, before the policy's status; a report run follows an apply
+    only when its answer carried no report), so that a timed apply starts from a quiet
+    operator."""
+    wanted = set(nodes)
 
-    def reported() -> bool:
-        runs = journal.read(runner_dir)
-        for node in nodes:
-            applies = [
-                r["time"]
-                for r in runs
-                if r["kind"] == "apply" and r["event"] == "end" and node in r["nodes"]
-            ]
-            if not applies:
-                continue
-            last_apply = max(applies)
-            if not any(
-                r["kind"] == "report"
-                and r["event"] == "end"
-                and node in r["nodes"]
-                and r["time"] >= last_apply
-                for r in runs
-            ):
-                return False
-        return True
+    def ended() -> bool:
+        open_runs = set()
+        for r in journal.read(runner_dir):
+            if r["event"] == "start" and wanted & set(r["nodes"]):
+                open_runs.add(r["run"])
+            elif r["event"] == "end":
+                open_runs.discard(r["run"])
+        return not open_runs
 
-    wait_until(reported, timeout, "the reports after the last applies", interval=0.2)
+    wait_until(ended, timeout, "the operator's runs over the nodes to end", interval=0.2)
 
 
 def wait_all_reported(custom: client.CustomObjectsApi, count: int, timeout: float) -> None:

@@ -102,7 +102,8 @@ async def configure(
     memo.nodes_listed = asyncio.Event()
     if not memo.config.peering:
         memo.leading.set()
-    ctx = step.Context(memo.config, memo.api, memo.playbooks, applied=memo.reports.request)
+    memo.after_apply = report.AfterApply(memo.api, memo.report_digests, memo.reports)
+    ctx = step.Context(memo.config, memo.api, memo.playbooks, applied=memo.after_apply)
     memo.scheduler = Scheduler(ctx, lambda: snapshot(memo.nodes_by_name), memo.leading)
     ctx.wake = memo.scheduler.wake_threadsafe
     if memo.config.metrics_bind_address:
@@ -253,7 +254,7 @@ async def _apply_nns(name: str, body: kopf.Body, retry: int, memo: kopf.Memo) ->
         return
     node = lookup(memo.nodes_by_name, name)
     try:
-        await asyncio.to_thread(
+        carried = await asyncio.to_thread(
             nns_apply.apply_desired_state,
             memo.config,
             memo.api,
@@ -264,4 +265,5 @@ async def _apply_nns(name: str, body: kopf.Body, retry: int, memo: kopf.Memo) ->
         )
     except nns_apply.RetryLater as exc:
         raise kopf.TemporaryError(str(exc), delay=exc.delay) from exc
-    memo.reports.request([name])  # its currentState, right after the apply
+    # Its currentState right after the apply: from the apply's answer, else a report run.
+    await asyncio.to_thread(memo.after_apply, {name: carried})

@@ -28,6 +28,8 @@ DRY_RUN_FACT = "nmstate_dry_run_result"
 REPORT_FACT = "nmstate_report"
 # The report role's variable for the digest of the report already held.
 KNOWN_DIGEST = "nmstate_report_known_digest"
+# The apply role's variable: once the transaction ends, the node's report as this fact too.
+APPLY_REPORT_VARIABLE = "nmstate_apply_report_fact"
 STATE_VARIABLE = "nmstate_desired_state"  # reaches the playbook as nmstate_desired_state_file
 
 HOST_KEY_MESSAGE = (
@@ -66,6 +68,8 @@ class ApplyOutcome:
     probes: list[str] | None = None  # the probes the change had to pass
     captured_states: dict | None = None  # each capture's result, as nmstate reports it
     features: list[str] | None = None  # nmstate's names for the features the state uses
+    # The node's report, read once the transaction ended: its NNS needs no report run.
+    report: ReportOutcome | None = None
 
     def state_report(self) -> dict:
         """capturedStates and features for the enactment, where the node gave them."""
@@ -147,6 +151,7 @@ def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> 
     rendered = result.get("rendered_state")
     rendered = rendered if isinstance(rendered, dict) else None
     measured = run_measures(result, run)
+    measured["report"] = carried_report(outcome)
     if outcome.ok and result.get("applied") in TRUE_STRINGS:
         revert = result.get("revert_state")
         revert = revert if isinstance(revert, dict) else None
@@ -165,6 +170,14 @@ def apply_outcome(outcome: HostOutcome | None, run: RunResult | None = None) -> 
         transient=not result and (outcome.unreachable or not outcome.failures),
         **measured,
     )
+
+
+def carried_report(outcome: HostOutcome) -> ReportOutcome | None:
+    """The report the apply's answer carried (REPORT_FACT), read as a report run's."""
+    if REPORT_FACT not in outcome.facts:
+        return None
+    carried = report_outcome(outcome)
+    return carried if carried.report is not None else None
 
 
 MAX_FEATURES = 64
@@ -295,6 +308,7 @@ class Playbooks:
         or each node its own state from `per_node` (node -> state) in the same run.
         `probe_spec` is a policy's spec.probes, already checked by probes.problem."""
         settings = probes.role_variables(probe_spec, self.config.probe_rules(), self.api_server())
+        settings[APPLY_REPORT_VARIABLE] = REPORT_FACT
         record = dict({"kind": "apply"}, **record)
         if per_node is None:
             result = self._run(APPLY, nodes, purpose, state, limit, record, settings)

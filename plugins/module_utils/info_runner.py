@@ -66,20 +66,37 @@ def network_manager_version(module):
     return version_string(out) if rc == 0 else ""
 
 
+def read_state(module, params, kernel_only, mode):
+    """(the node's state, filtered as `params` asks, what read it). Raises NmstateError."""
+    client = find_client(module, params["access"])
+    state = client.show(running_config=params["running_config"], kernel_only=kernel_only)
+    state = filter_state(
+        state, params.get("interfaces"), params.get("types"), params["drop_noise"]
+    )
+    about = dict(
+        mode=mode,
+        access=client.access,
+        nmstate_version=client.version,
+        network_manager_version=network_manager_version(module),
+    )
+    return state, about
+
+
+def node_report(module, access, kernel_only, node, known_digest=None):
+    """The report the report role publishes by default (without noise, the whole state, not
+    only the running configuration), read now. Raises NmstateError."""
+    kernel_only, mode = resolve_mode(kernel_only)
+    params = dict(access=access, running_config=False, drop_noise=True)
+    state, about = read_state(module, params, kernel_only, mode)
+    return report(dict(report_node=node, known_digest=known_digest), state, about)
+
+
 def run(module):
     """The whole module: exits or fails `module`."""
     params = module.params
     kernel_only, mode = resolve_mode(params["kernel_only"])
     try:
-        client = find_client(module, params["access"])
-        state = client.show(running_config=params["running_config"], kernel_only=kernel_only)
-        state = filter_state(state, params["interfaces"], params["types"], params["drop_noise"])
-        about = dict(
-            mode=mode,
-            access=client.access,
-            nmstate_version=client.version,
-            network_manager_version=network_manager_version(module),
-        )
+        state, about = read_state(module, params, kernel_only, mode)
     except NmstateError as exc:
         module.fail_json(**exc.to_result(mode=mode))
     if params["report_fact"]:

@@ -15,6 +15,9 @@ import os
 from ansible.module_utils.common.parameters import remove_values
 
 from ansible_collections.nodenet.nmstate.plugins.module_utils import (
+    info_runner,
+)
+from ansible_collections.nodenet.nmstate.plugins.module_utils import (
     nmstate_kernel_limits as kernel_limits,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.apply_runner import as_yaml
@@ -75,6 +78,8 @@ MODULE_ARGS = dict(
         wait=dict(type="int", default=25),
         job_dir=dict(type="str", default="~/.ansible_async"),
         result_fact=dict(type="str"),
+        report_fact=dict(type="str"),
+        report_node=dict(type="str", default=""),
         **NODE_ARGUMENT_SPEC,
     ),
     mutually_exclusive=[
@@ -264,7 +269,7 @@ def run(module):
         finish(module, exc.to_result(applied=False, failed=True, mode=mode))
     if params["detach"] and not module.check_mode:
         start(module, kernel_only, mode, inputs)
-    finish(module, outcome(module, kernel_only, mode, inputs))
+    finish(module, with_report(module, outcome(module, kernel_only, mode, inputs)))
 
 
 def outcome(module, kernel_only, mode, inputs):
@@ -310,7 +315,25 @@ def wait_for_transaction(module):
         for key, value in result.items()
         if not key.startswith("_ansible") and key not in ("invocation", "started")
     )
-    finish(module, dict(said, ansible_job_id=params["job_id"]))
+    finish(module, with_report(module, dict(said, ansible_job_id=params["job_id"])))
+
+
+def with_report(module, result):
+    """report_fact: the node's report, read once the transaction has ended, in the same answer
+    (the caller needs no report run of its own after an apply). A report that cannot be read
+    is left out, and `report_error` says why."""
+    params = module.params
+    if not params["report_fact"] or module.check_mode:
+        return result
+    try:
+        report = info_runner.node_report(
+            module, params["access"], params["kernel_only"], params["report_node"]
+        )
+    except NmstateError as exc:
+        return dict(result, report_error=exc.describe())
+    facts = dict(result.get("ansible_facts") or {})
+    facts[params["report_fact"]] = report
+    return dict(result, ansible_facts=facts)
 
 
 # What stays beside the outcome fact (result_fact): the rest is in the fact only, once (the
@@ -327,6 +350,7 @@ BESIDE_THE_FACT = frozenset(
         "diff",
         "error_category",
         "failed",
+        "report_error",
     ]
 )
 

@@ -150,7 +150,8 @@ options:
         O(wait) seconds. Its result is returned as if the transaction had run in this task (and
         fails as it did), with RV(finished). Once finished, the job's result file is set aside,
         where a second call (after a lost connection) still finds it, and removed after an hour.
-      - Excludes O(state) and O(src); the other options are ignored.
+      - Excludes O(state) and O(src); the other options are ignored, except O(wait),
+        O(job_dir), O(result_fact) and O(report_fact) with what it reads by.
     type: str
   wait:
     description: With O(job_id), seconds to wait on the node for the job to end.
@@ -173,6 +174,22 @@ options:
       - The values the fact holds are then not returned beside it, except RV(finished),
         RV(applied), RV(changed), RV(rolled_back), RV(mode), the message and the diff.
     type: str
+  report_fact:
+    description:
+      - Once the transaction has ended (applied, rolled back or failed; with O(job_id), once
+        the job has), also read the node's state and return it as this fact, as
+        M(nodenet.nmstate.nmstate_info) with O(nodenet.nmstate.nmstate_info#module:report_fact)
+        and O(nodenet.nmstate.nmstate_info#module:drop_noise) reports it (C(current_state),
+        C(digest), C(nmstate_version), C(network_manager_version), C(node), C(timestamp)).
+        The caller needs no report of its own after the change.
+      - Read with O(access) and O(kernel_only). A state that cannot be read fails nothing;
+        the fact is left out and RV(report_error) says why.
+      - Ignored in check mode, and while a job is still running.
+    type: str
+  report_node:
+    description: With O(report_fact), the name the report gives the node (C(node)).
+    type: str
+    default: ""
 seealso:
   - module: nodenet.nmstate.nmstate_apply
 """
@@ -297,6 +314,10 @@ ansible_job_id:
 error_category:
   description: On failure, the kind of failure (see M(nodenet.nmstate.nmstate_apply)); V(invalid_argument) also for options refused before the node is touched.
   returned: failure
+  type: str
+report_error:
+  description: With O(report_fact), why the node's state could not be read after the transaction (the fact is then left out).
+  returned: when the report could not be read
   type: str
 """
 

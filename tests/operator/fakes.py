@@ -236,6 +236,10 @@ class FakeRuns:
         outcome = self.outcomes.get(name, "applied")
         if outcome == "applied":
             return HostOutcome(facts={"nmstate_apply_result": {"applied": True}})
+        if outcome == "applied and reported":  # the wait's answer carries the node's report
+            report = {"current_state": STATE, "nmstate_version": "2.2.62", "digest": "d"}
+            facts = {"nmstate_apply_result": {"applied": True}, "nmstate_report": report}
+            return HostOutcome(facts=facts)
         if outcome == "in_place":
             return HostOutcome(facts={"nmstate_verify_result": {"in_place": True}})
         if outcome == "unreachable":

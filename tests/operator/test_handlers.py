@@ -7,7 +7,7 @@ import pytest
 from fakes import Config, FakeApi
 from nmstate_operator import handlers, nodes
 from nmstate_operator.nns import apply as nns_apply
-from nmstate_operator.nns.report import ReportRequests
+from nmstate_operator.nns.report import AfterApply, ReportRequests
 from nmstate_operator.nodes import FORCE_REFRESH_LABEL, NodeSelector, NodeView, refresh_forced
 
 
@@ -32,6 +32,7 @@ def memo():
     memo.api = FakeApi()
     memo.scheduler = FakeScheduler()
     memo.reports = ReportRequests(60)
+    memo.after_apply = AfterApply(memo.api, {}, memo.reports)
     memo.nodes_by_name = {}
     memo.node_versions = {}
     memo.nodes_listed = asyncio.Event()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from fakes import STATE as REPORTED
-from fakes import FakeApi, FakeRuns, merge_patch, node
+from fakes import Config, FakeApi, FakeRuns, merge_patch, node
 from nmstate_operator import locks, playbooks
 from nmstate_operator.nns import report as reporting
 from nmstate_operator.nodes import NodeView
@@ -310,3 +310,28 @@ def test_a_changed_state_is_written_as_its_report_arrives_and_the_rest_after_the
     assert api.nns_lists == 1 and counts["unreachable"] == 1
     failing = {c["type"]: c for c in api.nns["n2"]["status"]["conditions"]}["Failing"]
     assert failing["status"] == "True"
+
+
+def test_an_apply_that_carried_its_report_writes_the_nns_and_asks_no_report_run():
+    api = FakeApi()
+    for name in ("n1", "n2", "n3"):
+        api.nns[name] = {"metadata": {"name": name, "generation": 1}}
+    requests = reporting.ReportRequests(60, clock=lambda: 0.0)
+    requests.next_round()  # the first full round is over
+    digests = {}
+    carried = reported(REPORTED)
+    reporting.AfterApply(api, digests, requests)({"n1": carried, "n2": None, "n3": carried})
+    for name in ("n1", "n3"):
+        assert api.nns[name]["status"]["currentState"] == REPORTED
+        assert digests[name] == reporting.nns_digest(api.nns[name]["status"])
+    assert "status" not in api.nns["n2"] and "n2" not in digests
+    assert requests.next_round() == {"n2"}, "only the node whose answer carried no report"
+
+
+def test_the_apply_playbook_asks_for_the_report_and_its_outcome_carries_it(monkeypatch):
+    runs = FakeRuns({"n1": "applied and reported", "n2": "applied"})
+    monkeypatch.setattr(playbooks, "run_playbook", runs)
+    outcomes = Playbooks(Config()).apply({"n1": "10.0.0.1", "n2": "10.0.0.2"}, STATE, "p", {})
+    assert runs.settings[0][playbooks.APPLY_REPORT_VARIABLE] == playbooks.REPORT_FACT
+    assert outcomes["n1"].applied and outcomes["n1"].report.report["current_state"] == REPORTED
+    assert outcomes["n2"].applied and outcomes["n2"].report is None

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 from fakes import STATE, Config, FakeApi, FakeRuns, node
-from nmstate_operator import playbooks
+from nmstate_operator import locks, playbooks
 from nmstate_operator.nncp import revert, step
 from nmstate_operator.playbooks import Playbooks
 from nmstate_operator.runs import HostOutcome
@@ -44,6 +44,7 @@ def cluster(monkeypatch):
                 return
         raise AssertionError("never went idle")
 
+    settle.ctx = ctx
     return api, runs, settle, scripted
 
 
@@ -75,6 +76,21 @@ def test_deleting_reverts_node_by_node_then_lets_the_policy_go(cluster):
     assert api.policy is None and api.enactments == {}, "finalizer gone: the policy is deleted"
     assert ("n1.p", "Reverted", "Normal") in api.events
     assert ("p", "RevertFinished", "Normal") in api.events
+
+
+def test_each_reverted_node_goes_to_the_nns_writer_once_free(cluster):
+    api, _runs, settle, _ = cluster
+    settle()
+    given = []
+
+    def applied(reports):
+        with locks.holding(list(reports)) as free:
+            given.append((reports, free))
+
+    settle.ctx.applied = applied
+    delete(api)
+    settle()
+    assert given == [({"n1": None}, ["n1"]), ({"n2": None}, ["n2"])]
 
 
 def test_a_revert_the_node_rolls_back_is_reported_and_does_not_block_the_deletion(cluster):

@@ -429,3 +429,13 @@ def test_the_report_of_changed_nodes_is_asked_once_they_are_free(cluster):
     rollout.ctx.applied = applied
     rollout.until_idle()
     assert asked == [(["n1", "n2"], ["n1", "n2"])]
+
+
+def test_the_reports_the_apply_carried_go_with_the_changed_nodes(cluster):
+    outcomes = {"n1": "applied and reported", "n2": "applied"}
+    _api, _runs, rollout = cluster([node("n1"), node("n2")], "100%", outcomes)
+    given = []
+    rollout.ctx.applied = given.append
+    rollout.until_idle()
+    assert [sorted(reports) for reports in given] == [["n1", "n2"]]
+    assert given[0]["n1"].report["nmstate_version"] == "2.2.62" and given[0]["n2"] is None

@@ -201,9 +201,12 @@ class Revert:
         batch = due[:limit]
         self.write_policy_status(todo)
         if batch:
+            reverted: dict[str, ApplyOutcome] = {}
             with locks.holding(batch, wait=LOCK_WAIT_SECONDS) as held:
                 if held:
-                    self.revert(held)
+                    reverted = self.revert(held)
+            # The NNS of each node the revert reached, from the report its answer carried.
+            self.ctx.applied({n: o.report for n, o in reverted.items() if not o.transient})
         remaining = [n for n in self.enactments if self.phase(n) not in FINISHED]
         if not remaining:
             return self.finish()
@@ -217,7 +220,7 @@ class Revert:
         next_try = revert_status(self.enactments[node]).get("nextRetryTime")
         return not next_try or parse_stamp(next_try) <= utcnow()
 
-    def revert(self, nodes: list[str]) -> None:
+    def revert(self, nodes: list[str]) -> dict[str, ApplyOutcome]:
         states = {}
         for node in nodes:
             others = {
@@ -235,8 +238,10 @@ class Revert:
                 "Reverting",
                 f"the policy was deleted: reverting what it applied{note}",
             )
-        for node, outcome in self.apply(states).items():
+        outcomes_by_node = self.apply(states)
+        for node, outcome in outcomes_by_node.items():
             self.record(node, outcome)
+        return outcomes_by_node
 
     def apply(self, states: dict[str, dict]) -> dict[str, ApplyOutcome]:
         """One run over the batch, each node with its own revert state."""

@@ -28,6 +28,7 @@ from ..playbooks import (
     ApplyOutcome,
     DryRunOutcome,
     Playbooks,
+    ReportOutcome,
     VerifyOutcome,
     cut,
     node_state_report,
@@ -64,8 +65,9 @@ class Context:
     config: Config
     api: Api
     playbooks: Playbooks
-    # Told the nodes a run just changed (the report loop refreshes their NNS).
-    applied: Callable[[list[str]], None] = lambda nodes: None
+    # Told the nodes a run just changed, each with the report its answer carried (or None):
+    # their NNS is written from it, or reported soon.
+    applied: Callable[[dict[str, ReportOutcome | None]], None] = lambda reports: None
     # Asks for a step of another policy (one this step's outcome concerns); thread-safe.
     wake: Callable[[str], None] = lambda policy: None
     # When this operator first stepped each policy's current generation (monotonic clock).
@@ -433,8 +435,10 @@ class Rollout:
             outcomes_by_node = self.run_playbook(held, verify=False)
             next_due = self.record_applied(outcomes_by_node)
         # Only once the nodes are free: a report round skips a node that a run holds, so a
-        # report asked for under the lock left the NNS as it was until the next full round.
-        self.ctx.applied(held)
+        # report asked for under the lock (a node whose answer carried none) would wait for
+        # the next full round.
+        reports = {node: outcomes_by_node.get(node) for node in held}
+        self.ctx.applied({node: outcome and outcome.report for node, outcome in reports.items()})
         return next_due
 
     def mark_progressing(self, node: str, verify: bool, desired: dict) -> None:

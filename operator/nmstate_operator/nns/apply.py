@@ -9,7 +9,7 @@ from ..api import Api
 from ..config import Config
 from ..nodes import NodeView
 from ..outcomes import Decision
-from ..playbooks import ApplyOutcome, Playbooks, cut
+from ..playbooks import ApplyOutcome, Playbooks, ReportOutcome, cut
 from ..status import nns_conditions, now, replacing, without_nulls
 
 log = logging.getLogger(__name__)
@@ -81,23 +81,24 @@ def record_cleared(api: Api, nns: dict) -> None:
 
 def apply_desired_state(
     config: Config, api: Api, playbooks: Playbooks, nns: dict, node: NodeView | None, retries: int
-) -> None:
+) -> ReportOutcome | None:
     """Apply spec.desiredState to the NNS's node through the collection's apply playbook.
 
     `retries` counts the earlier attempts that could not reach the node. Raises RetryLater when
-    the node cannot be reached and the retry budget allows another attempt.
+    the node cannot be reached and the retry budget allows another attempt. Returns the
+    node's report that the apply's answer carried, if any.
     """
     target = NnsStatus(api, nns)
     if node is None:
         message = f"there is no Node {target.name} to apply the desired state to"
         target.write_last_apply("failed", message)
         target.event("FailedToConfigure", message, "Warning")
-        return
+        return None
     generation = target.generation
     desired = (nns.get("spec") or {}).get("desiredState")
     if dry_run_asked(nns) and node.address:
         dry_run(target, playbooks, node, desired)
-        return
+        return None
     if node.address:
         record = {"nns": target.name, "generation": generation}
         nodes = {node.name: node.address}
@@ -106,7 +107,7 @@ def apply_desired_state(
                 outcome = verify_cut_off_run(target, playbooks, nodes, desired, record)
                 if outcome is not None:
                     record_outcome_of(config, target, outcome, retries)
-                    return
+                    return None
             target.write_last_apply("progressing")
             target.event(
                 "ConfigurationProgressing", f"applying the desired state (generation {generation})"
@@ -117,6 +118,7 @@ def apply_desired_state(
         message = f"Node {node.name}: {node.problem}"
         outcome = ApplyOutcome(False, message, transient=True)
     record_outcome_of(config, target, outcome, retries)
+    return outcome.report
 
 
 DRY_RUN_ANNOTATION = "nmstate.io/dry-run"

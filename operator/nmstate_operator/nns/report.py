@@ -175,6 +175,30 @@ class Recorder:
             self.digests[name] = digest
 
 
+class AfterApply:
+    """The NNS of nodes an apply (or a revert) just changed: written from the report the
+    apply's answer carried, and those without one reported in the next round, at once."""
+
+    def __init__(self, api: Api, digests: dict[str, str], requests: ReportRequests) -> None:
+        self.api, self.digests, self.requests = api, digests, requests
+
+    def __call__(self, reports: dict[str, ReportOutcome | None]) -> None:
+        counts = {"nodes": 0, "writes": 0, "unreachable": 0, "unchanged": 0}
+        recorder = Recorder(self.api, self.digests, {}, counts)
+        for name, outcome in sorted(reports.items()):
+            if outcome is not None and outcome.report is not None:
+                recorder.arrived(name, outcome)
+        missing = [name for name in sorted(reports) if name not in recorder.done]
+        if missing:
+            self.requests.request(missing)
+        if recorder.done:
+            log.info(
+                "reported %d nodes from their apply: %d status writes",
+                len(recorder.done),
+                counts["writes"],
+            )
+
+
 def refresh_policy_metrics(api: Api) -> None:
     metrics.observe_policies(api.list_policies(), api.list_enactments())
 

@@ -19,6 +19,7 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils import (
     transaction_runner,
 )
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import NmstateError
+from ansible_collections.nodenet.nmstate.plugins.module_utils.report_digest import report_digest
 
 CURRENT = {
     "interfaces": [{"name": "eth1", "type": "ethernet", "state": "up", "mtu": 1500}],
@@ -527,3 +528,50 @@ def test_check_mode_predicts_at_once_even_when_asked_to_detach(client, locks, tm
     ended = end(transaction_runner, module)
     assert ended.result["finished"] is True and "ansible_job_id" not in ended.result
     assert list(tmp_path.iterdir()) == []
+
+
+def written_job(tmp_path, data):
+    job_id = nmstate_job.new_job_id()
+    nmstate_job.write_job(nmstate_job.job_file(str(tmp_path), job_id), data)
+    return job_id
+
+
+def test_a_wait_with_report_fact_reports_the_state_the_transaction_left(client, tmp_path):
+    client.state = {"interfaces": [dict(CURRENT["interfaces"][0], ipv4=IPV4)]}
+    job_id = written_job(tmp_path, {"applied": True, "changed": True, "rolled_back": False})
+    waiter = FakeModule(
+        transaction_runner,
+        job_id=job_id,
+        job_dir=str(tmp_path),
+        result_fact="outcome",
+        report_fact="nmstate_report",
+        report_node="node01",
+        kernel_only=True,
+    )
+    waited = end(transaction_runner, waiter)
+    assert not waited.failed and waited.result["ansible_facts"]["outcome"]["applied"] is True
+    report = waited.result["ansible_facts"]["nmstate_report"]
+    assert report["current_state"] == client.state and report["node"] == "node01"
+    assert report["unchanged"] is False and report["mode"] == "kernel-only"
+    assert report["digest"] == report_digest(client.state, "2.2.62", "")
+    assert client.calls == [("show", False, True)]
+
+
+def test_a_wait_reads_no_report_while_the_job_runs_nor_fails_when_it_cannot(
+    monkeypatch, client, tmp_path
+):
+    running = written_job(tmp_path, {"started": 1, "finished": 0})
+    params = dict(job_dir=str(tmp_path), wait=0, report_fact="nmstate_report", kernel_only=True)
+    waited = end(transaction_runner, FakeModule(transaction_runner, job_id=running, **params))
+    assert waited.result["finished"] is False and "ansible_facts" not in waited.result
+    assert client.calls == []
+
+    def unreadable(**kwargs):
+        raise NmstateError("NetworkManager is not running", "nmstate_error", "Bug")
+
+    monkeypatch.setattr(client, "show", unreadable)
+    done = written_job(tmp_path, {"applied": True, "changed": True, "rolled_back": False})
+    waited = end(transaction_runner, FakeModule(transaction_runner, job_id=done, **params))
+    assert not waited.failed and waited.result["applied"] is True
+    assert "nmstate_report" not in (waited.result.get("ansible_facts") or {})
+    assert "NetworkManager is not running" in waited.result["report_error"]
