@@ -17,6 +17,7 @@ from e2e_support import (
     wait_settled,
 )
 from kubernetes import client
+from nmstate_operator.nncp import signing
 
 from nodenet_lab import states
 
@@ -40,6 +41,18 @@ def addressed_bridge(name, ip):
             }
         ]
     }
+
+
+def policy_uid(api, name):
+    return read_policy(api, name)["metadata"]["uid"]
+
+
+def signed_revert_state(lab, api, enactment, state=None):
+    state = states.cut_management() if state is None else state
+    key = signing.signing_key(lab.state_dir / "keys" / "id_ed25519")
+    uid = policy_uid(api, enactment.split(".", 1)[1])
+    signature = signing.sign(key, enactment, uid, state)
+    return {"status": {"revertState": state, signing.FIELD: signature}}
 
 
 def gone(api, name):
@@ -93,11 +106,11 @@ def test_a_revert_that_would_cut_the_management_link_is_rolled_back_and_does_not
     wait_settled(api, "e2e-revert-cut", operator_process)
     # The node's state moved on since the apply, so that its stored revert would now take the
     # management link's addresses away: the probes must refuse it.
+    # The test stands in for the operator here: it signs the state with the operator's key.
     custom = client.CustomObjectsApi(api)
     name = f"{node.name}.e2e-revert-cut"
     custom.patch_cluster_custom_object_status(*NNCE, name, {"status": {"revertState": None}})
-    cut = {"status": {"revertState": states.cut_management()}}
-    custom.patch_cluster_custom_object_status(*NNCE, name, cut)
+    custom.patch_cluster_custom_object_status(*NNCE, name, signed_revert_state(lab, api, name))
 
     delete_policy(api, "e2e-revert-cut")
     wait_for(
@@ -113,3 +126,41 @@ def test_a_revert_that_would_cut_the_management_link_is_rolled_back_and_does_not
     # The node kept its management address and the policy's bridge.
     assert node.address in node.run("ip -br addr show mgmt0").stdout
     assert has_link(node, "brrvcut")
+
+
+def test_a_revert_state_changed_outside_the_operator_is_not_applied(
+    lab, api, operator_process, cleanup
+):
+    """Whoever may write enactment status must not choose what runs as root on a node when the
+    policy goes: a revert state without the operator's signature is refused."""
+    node = lab.nodes[1]
+    start_policy(
+        api,
+        cleanup,
+        "e2e-revert-planted",
+        [node],
+        addressed_bridge("brrvpl", "192.0.2.63"),
+        bridges=["brrvpl", "brplanted"],
+        revertOnDelete=True,
+    )
+    wait_settled(api, "e2e-revert-planted", operator_process)
+    name = f"{node.name}.e2e-revert-planted"
+    planted = {"interfaces": [{"name": "brplanted", "type": "linux-bridge", "state": "up"}]}
+    # Kept signature, new state: as a writer without the operator's key would change it.
+    custom = client.CustomObjectsApi(api)
+    custom.patch_cluster_custom_object_status(*NNCE, name, {"status": {"revertState": None}})
+    custom.patch_cluster_custom_object_status(*NNCE, name, {"status": {"revertState": planted}})
+
+    delete_policy(api, "e2e-revert-planted")
+    wait_for(
+        lambda: gone(api, "e2e-revert-planted"),
+        180,
+        "the policy to go without applying the planted state",
+        operator_process,
+    )
+    events = events_about(api, "NodeNetworkConfigurationPolicy", "e2e-revert-planted")
+    altered = [m for kind, r, m in events if r == "RevertStateAltered" and kind == "Warning"]
+    assert altered and "signature" in altered[0], events
+    assert any(r == "RevertFinished" and "1 abandoned" in m for _, r, m in events), events
+    assert not has_link(node, "brplanted")
+    assert has_link(node, "brrvpl"), "not reverted either: the policy's bridge stays"

@@ -7,7 +7,7 @@ import datetime
 import pytest
 from fakes import STATE, Config, FakeApi, FakeRuns, node
 from nmstate_operator import locks, playbooks
-from nmstate_operator.nncp import revert, step
+from nmstate_operator.nncp import revert, signing, step
 from nmstate_operator.playbooks import Playbooks
 from nmstate_operator.runs import HostOutcome
 from nmstate_operator.status import stamp, utcnow
@@ -166,3 +166,35 @@ def test_the_revert_state_leads_back_to_before_the_first_apply():
     assert merged["interfaces"] == [{"name": "br1", "state": "absent"}, {"name": "br2"}]
     assert merged["routes"] == {"config": []}
     assert revert.merged_revert_state(None, STATE) == STATE
+
+
+def test_a_revert_state_changed_outside_the_operator_is_not_applied(cluster):
+    api, runs, settle, _ = cluster
+    settle()
+    planted = {"interfaces": [{"name": "mgmt0", "type": "ethernet", "state": "absent"}]}
+    api.enactments["n1.p"]["status"]["revertState"] = planted
+    delete(api)
+    settle()
+    reverts = [limit for _, limit, record in runs.runs if record.get("kind") == "revert"]
+    assert reverts == [["n2"]], "n1's planted state never reached a run"
+    assert ("n1.p", "RevertStateAltered", "Warning") in api.events
+    assert ("n2.p", "Reverted", "Normal") in api.events
+    assert api.policy is None, "the deletion is not held up"
+
+
+def test_a_stored_revert_state_the_operator_did_not_sign_is_not_built_on(cluster):
+    api, _runs, settle, _ = cluster
+    settle()
+    api.enactments["n1.p"]["status"]["revertStateSignature"] = "0" * 64
+    api.policy["spec"]["desiredState"] = {"interfaces": [{"name": "br9", "type": "linux-bridge"}]}
+    api.policy["metadata"]["generation"] = 2
+    settle()
+    assert ("n1.p", "RevertStateAltered", "Warning") in api.events
+    status = api.enactments["n1.p"]["status"]
+    assert status["revertState"] == REVERT, "only what this apply changed"
+    uid, name = api.policy["metadata"]["uid"], "n1.p"
+    key = signing.signing_key(RevertConfig.ssh_private_key)
+    assert signing.verified(key, name, uid, status["revertState"], status["revertStateSignature"])
+    assert not signing.verified(
+        key, "n2.p", uid, status["revertState"], status["revertStateSignature"]
+    )

@@ -39,6 +39,7 @@ from ..status import (
     utcnow,
 )
 from . import plan as planning
+from . import signing
 
 log = logging.getLogger(__name__)
 
@@ -222,13 +223,22 @@ class Revert:
 
     def revert(self, nodes: list[str]) -> dict[str, ApplyOutcome]:
         states = {}
+        key = signing.signing_key(self.ctx.config.ssh_private_key)
         for node in nodes:
+            enactment = self.enactments[node]
+            stored = enactment["status"]["revertState"]
+            signature = enactment["status"].get(signing.FIELD)
+            uid = self.policy["metadata"]["uid"]
+            if not signing.verified(key, enactment["metadata"]["name"], uid, stored, signature):
+                message = "not reverted: the revert state does not carry the operator's signature (it was changed outside the operator), so it is not applied"
+                self.write(node, ABANDONED, "Failing", "RevertStateAltered", message)
+                self.event(node, "RevertStateAltered", message, "Warning")
+                continue
             others = {
                 name: other
                 for name, other in self.others.items()
                 if self.nodes[node].selected_by((other.get("spec") or {}).get("nodeSelector"))
             }
-            stored = self.enactments[node]["status"]["revertState"]
             states[node], left = left_to_others(stored, others)
             note = f"; left to other policies: {', '.join(left)}" if left else ""
             self.write(

@@ -45,7 +45,7 @@ from ..status import (
     utcnow,
 )
 from . import plan as planning
-from . import relations, revert
+from . import relations, revert, signing
 
 log = logging.getLogger(__name__)
 
@@ -553,18 +553,38 @@ class Rollout:
         return min(due) if due else 0
 
     def revert_fields(self, node: str, outcome: ApplyOutcome) -> dict:
-        """The enactment's revert state after this apply, for revert on delete."""
-        stored = (self.enactments[node].get("status") or {}).get("revertState")
-        merged = revert.merged_revert_state(stored, outcome.revert_state)
+        """The enactment's revert state after this apply, for revert on delete, signed. A
+        stored one this operator did not sign is not built on: it is dropped."""
+        status = self.enactments[node].get("status") or {}
+        stored = status.get("revertState")
+        trusted = stored
+        if stored is not None and not self.signed(node, stored, status.get(signing.FIELD)):
+            message = "the stored revert state does not carry the operator's signature (it was changed outside the operator): it was dropped, and deleting the policy reverts only what this apply changed"
+            self.enactment_event(node, "RevertStateAltered", message, "Warning")
+            trusted = None
+        dropped = {} if trusted is stored else {"revertState": None, signing.FIELD: None}
+        merged = revert.merged_revert_state(trusted, outcome.revert_state)
         if merged is None:
             message = "the node returned no revert state (nmstatectl missing?): deleting the policy will not revert this node"
             self.enactment_event(node, "NoRevertState", message, "Warning")
-            return {}
+            return dropped
         if not revert.storable(merged):
             message = f"the revert state is over {revert.MAX_REVERT_STATE_BYTES} bytes and was not kept: deleting the policy will not revert this node"
             self.enactment_event(node, "NoRevertState", message, "Warning")
-            return {}
-        return {"revertState": replacing(stored, merged)}
+            return dropped
+        return {
+            "revertState": replacing(stored, merged),
+            signing.FIELD: signing.sign(self.signing_key(), *self.signed_as(node), merged),
+        }
+
+    def signing_key(self) -> bytes:
+        return signing.signing_key(self.ctx.config.ssh_private_key)
+
+    def signed_as(self, node: str) -> tuple[str, str]:
+        return self.enactments[node]["metadata"]["name"], self.policy["metadata"]["uid"]
+
+    def signed(self, node: str, state, signature) -> bool:
+        return signing.verified(self.signing_key(), *self.signed_as(node), state, signature)
 
     def still_booting(self, node: str) -> bool:
         """Whether a rebooted node that does not answer gets another look (within the retry
