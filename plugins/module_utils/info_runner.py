@@ -70,9 +70,7 @@ def read_state(module, params, kernel_only, mode):
     """(the node's state, filtered as `params` asks, what read it). Raises NmstateError."""
     client = find_client(module, params["access"])
     state = client.show(running_config=params["running_config"], kernel_only=kernel_only)
-    state = filter_state(
-        state, params.get("interfaces"), params.get("types"), params["drop_noise"]
-    )
+    state = filter_state(state, params.get("interfaces"), params.get("types"), params["drop_noise"])
     about = dict(
         mode=mode,
         access=client.access,
