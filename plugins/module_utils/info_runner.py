@@ -80,13 +80,13 @@ def read_state(module, params, kernel_only, mode):
     return state, about
 
 
-def node_report(module, access, kernel_only, node, known_digest=None):
+def node_report(module, access, kernel_only, node):
     """The report the report role publishes by default (without noise, the whole state, not
     only the running configuration), read now. Raises NmstateError."""
     kernel_only, mode = resolve_mode(kernel_only)
     params = dict(access=access, running_config=False, drop_noise=True)
     state, about = read_state(module, params, kernel_only, mode)
-    return report(dict(report_node=node, known_digest=known_digest), state, about)
+    return report(dict(report_node=node, known_digest=None), state, about)
 
 
 def run(module):

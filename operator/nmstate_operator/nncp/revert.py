@@ -225,11 +225,7 @@ class Revert:
         states = {}
         key = signing.signing_key(self.ctx.config.ssh_private_key)
         for node in nodes:
-            enactment = self.enactments[node]
-            stored = enactment["status"]["revertState"]
-            signature = enactment["status"].get(signing.FIELD)
-            uid = self.policy["metadata"]["uid"]
-            if not signing.verified(key, enactment["metadata"]["name"], uid, stored, signature):
+            if not signing.holds_signed_state(key, self.enactments[node], self.policy):
                 message = "not reverted: the revert state does not carry the operator's signature (it was changed outside the operator), so it is not applied"
                 self.write(node, ABANDONED, "Failing", "RevertStateAltered", message)
                 self.event(node, "RevertStateAltered", message, "Warning")
@@ -239,6 +235,7 @@ class Revert:
                 for name, other in self.others.items()
                 if self.nodes[node].selected_by((other.get("spec") or {}).get("nodeSelector"))
             }
+            stored = self.enactments[node]["status"]["revertState"]
             states[node], left = left_to_others(stored, others)
             note = f"; left to other policies: {', '.join(left)}" if left else ""
             self.write(

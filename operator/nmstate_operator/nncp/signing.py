@@ -44,3 +44,15 @@ def verified(key: bytes, enactment: str, policy_uid: str, state, signature) -> b
     if not isinstance(state, dict) or not isinstance(signature, str):
         return False
     return hmac.compare_digest(sign(key, enactment, policy_uid, state), signature)
+
+
+def sign_for(key: bytes, enactment: dict, policy: dict, state: dict) -> str:
+    """The signature `state` gets as the revert state of `enactment` of `policy`."""
+    return sign(key, enactment["metadata"]["name"], policy["metadata"]["uid"], state)
+
+
+def holds_signed_state(key: bytes, enactment: dict, policy: dict) -> bool:
+    """Whether the enactment's revertState carries this operator's signature."""
+    status = enactment.get("status") or {}
+    name, uid = enactment["metadata"]["name"], policy["metadata"]["uid"]
+    return verified(key, name, uid, status.get("revertState"), status.get(FIELD))

@@ -558,7 +558,10 @@ class Rollout:
         status = self.enactments[node].get("status") or {}
         stored = status.get("revertState")
         trusted = stored
-        if stored is not None and not self.signed(node, stored, status.get(signing.FIELD)):
+        key = signing.signing_key(self.ctx.config.ssh_private_key)
+        if stored is not None and not signing.holds_signed_state(
+            key, self.enactments[node], self.policy
+        ):
             message = "the stored revert state does not carry the operator's signature (it was changed outside the operator): it was dropped, and deleting the policy reverts only what this apply changed"
             self.enactment_event(node, "RevertStateAltered", message, "Warning")
             trusted = None
@@ -574,17 +577,8 @@ class Rollout:
             return dropped
         return {
             "revertState": replacing(stored, merged),
-            signing.FIELD: signing.sign(self.signing_key(), *self.signed_as(node), merged),
+            signing.FIELD: signing.sign_for(key, self.enactments[node], self.policy, merged),
         }
-
-    def signing_key(self) -> bytes:
-        return signing.signing_key(self.ctx.config.ssh_private_key)
-
-    def signed_as(self, node: str) -> tuple[str, str]:
-        return self.enactments[node]["metadata"]["name"], self.policy["metadata"]["uid"]
-
-    def signed(self, node: str, state, signature) -> bool:
-        return signing.verified(self.signing_key(), *self.signed_as(node), state, signature)
 
     def still_booting(self, node: str) -> bool:
         """Whether a rebooted node that does not answer gets another look (within the retry
