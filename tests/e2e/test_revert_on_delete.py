@@ -55,6 +55,18 @@ def signed_revert_state(lab, api, enactment, state=None):
     return {"status": {"revertState": state, signing.FIELD: signature}}
 
 
+def delete_over_revert_state(api, process, enactment, status, timeout, what):
+    """Replace the enactment's revertState by `status` (a status patch), delete its policy, wait
+    until the policy is gone; returns the policy's Events."""
+    policy = enactment.split(".", 1)[1]
+    custom = client.CustomObjectsApi(api)
+    custom.patch_cluster_custom_object_status(*NNCE, enactment, {"status": {"revertState": None}})
+    custom.patch_cluster_custom_object_status(*NNCE, enactment, status)
+    delete_policy(api, policy)
+    wait_for(lambda: gone(api, policy), timeout, what, process)
+    return events_about(api, "NodeNetworkConfigurationPolicy", policy)
+
+
 def gone(api, name):
     return read_policy(api, name) is None
 
@@ -107,19 +119,15 @@ def test_a_revert_that_would_cut_the_management_link_is_rolled_back_and_does_not
     # The node's state moved on since the apply, so that its stored revert would now take the
     # management link's addresses away: the probes must refuse it.
     # The test stands in for the operator here: it signs the state with the operator's key.
-    custom = client.CustomObjectsApi(api)
     name = f"{node.name}.e2e-revert-cut"
-    custom.patch_cluster_custom_object_status(*NNCE, name, {"status": {"revertState": None}})
-    custom.patch_cluster_custom_object_status(*NNCE, name, signed_revert_state(lab, api, name))
-
-    delete_policy(api, "e2e-revert-cut")
-    wait_for(
-        lambda: gone(api, "e2e-revert-cut"),
+    events = delete_over_revert_state(
+        api,
+        operator_process,
+        name,
+        signed_revert_state(lab, api, name),
         300,
         "the policy to go once its revert was refused",
-        operator_process,
     )
-    events = events_about(api, "NodeNetworkConfigurationPolicy", "e2e-revert-cut")
     failed = [m for kind, r, m in events if r == "RevertFailed" and kind == "Warning"]
     assert failed and "rolled back" in failed[0], events
     assert any(r == "RevertFinished" and "1 failed" in m for _, r, m in events), events
@@ -147,18 +155,14 @@ def test_a_revert_state_changed_outside_the_operator_is_not_applied(
     name = f"{node.name}.e2e-revert-planted"
     planted = {"interfaces": [{"name": "brplanted", "type": "linux-bridge", "state": "up"}]}
     # Kept signature, new state: as a writer without the operator's key would change it.
-    custom = client.CustomObjectsApi(api)
-    custom.patch_cluster_custom_object_status(*NNCE, name, {"status": {"revertState": None}})
-    custom.patch_cluster_custom_object_status(*NNCE, name, {"status": {"revertState": planted}})
-
-    delete_policy(api, "e2e-revert-planted")
-    wait_for(
-        lambda: gone(api, "e2e-revert-planted"),
+    events = delete_over_revert_state(
+        api,
+        operator_process,
+        name,
+        {"status": {"revertState": planted}},
         180,
         "the policy to go without applying the planted state",
-        operator_process,
     )
-    events = events_about(api, "NodeNetworkConfigurationPolicy", "e2e-revert-planted")
     altered = [m for kind, r, m in events if r == "RevertStateAltered" and kind == "Warning"]
     assert altered and "signature" in altered[0], events
     assert any(r == "RevertFinished" and "1 abandoned" in m for _, r, m in events), events
