@@ -29,6 +29,7 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.k8s_node import (
 
 from . import journal, metrics
 from .config import Config
+from .known_hosts import KnownHosts
 
 log = logging.getLogger(__name__)
 
@@ -284,8 +285,14 @@ def run_playbook(
     private = config.runner_dir / purpose_dir(purpose)
     ident = f"{private.name}-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**6}"
     targets = sorted(limit) if limit is not None else sorted(nodes)
+    refused = without_known_host_key(config, targets)
+    if refused:
+        targets = [node for node in targets if node not in refused]
+        limit = targets
     collector = EventCollector(targets, on_host_ok)
     base = dict(record or {}, run=ident, playbook=playbook, nodes=targets)
+    if not targets:
+        return RunResult("failed", 1, refused, ident)
     journal.record(config.runner_dir, dict(base, event="start"))
     started = time.monotonic()
     try:
@@ -319,5 +326,27 @@ def run_playbook(
     ok = sorted(name for name, outcome in collector.hosts.items() if outcome.ok)
     journal.record(config.runner_dir, dict(base, event="end", status=runner.status, ok=ok))
     return RunResult(
-        runner.status, runner.rc, collector.hosts, ident, duration, _stdout_tail(runner)
+        runner.status,
+        runner.rc,
+        dict(collector.hosts, **refused),
+        ident,
+        duration,
+        _stdout_tail(runner),
     )
+
+
+def without_known_host_key(config: Config, nodes: list[str]) -> dict[str, HostOutcome]:
+    """Under strict checking, the nodes whose key known_hosts cannot hold, as refused by ssh:
+    they are left out of the run (see known_hosts)."""
+    if config.host_key_policy != "strict":
+        return {}
+    known = KnownHosts.read(config.known_hosts_file())
+    return {
+        node: HostOutcome(
+            ok=False,
+            unreachable=True,
+            failures=[f"{HOST_KEY_REFUSED}: no key is known for {inventory_name(node)}"],
+        )
+        for node in nodes
+        if not known.may_know(inventory_name(node))
+    }
