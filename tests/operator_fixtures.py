@@ -8,7 +8,7 @@ import os
 import pytest
 from e2e_support import REPORT_INTERVAL, bridge, delete_policy, has_link, label_node
 from in_cluster import InClusterOperator
-from kubernetes import config
+from kubernetes import client, config
 
 from nodenet_lab import deploy, operator_run
 
@@ -112,11 +112,16 @@ def local_operator_process(
 
 @pytest.fixture
 def cleanup(lab, api):
-    """Policies, labels and bridges a test registers are removed afterwards, whatever happened."""
-    registered = {"policies": [], "labels": [], "bridges": []}
+    """Policies, labels, NNS desired states and bridges a test registers are removed
+    afterwards, whatever happened (a failed NNS apply left behind keeps its node Failing)."""
+    registered = {"policies": [], "labels": [], "bridges": [], "nns_states": []}
     yield registered
     for name in registered["policies"]:
         delete_policy(api, name)
+    for node in registered["nns_states"]:
+        client.CustomObjectsApi(api).patch_cluster_custom_object(
+            "nmstate.io", "v1beta1", "nodenetworkstates", node, {"spec": {"desiredState": None}}
+        )
     for node, key in registered["labels"]:
         label_node(api, node, key, None)
     for name in registered["bridges"]:
