@@ -20,6 +20,7 @@ import re
 import shutil
 import tempfile
 
+from ansible_collections.nodenet.nmstate.plugins.module_utils import nmstate_kernel_limits
 from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import NmstateError
 
 # nmstate's error kinds (its ErrorKind enum, and python3-libnmstate's classes) by category.
@@ -153,7 +154,12 @@ class _Client(object):
         rollback_timeout=60,
     ):
         """Apply `state`; return the NetworkManager checkpoint left pending, if any."""
-        output = self._apply(state, kernel_only, verify, save_to_disk, commit, rollback_timeout)
+        try:
+            output = self._apply(state, kernel_only, verify, save_to_disk, commit, rollback_timeout)
+        except NmstateError as error:
+            if kernel_only:
+                nmstate_kernel_limits.explain(error)
+            raise
         if commit:
             return None
         found = CHECKPOINT_RE.findall(output)

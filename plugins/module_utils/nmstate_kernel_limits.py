@@ -93,3 +93,21 @@ def check(desired, current_state):
     found = limits(desired, current_state)
     if found:
         raise KernelModeError("; ".join(found))
+
+
+# nmstate's kernel backend removes routes of protocol static or kernel only. A route added by
+# a plain `ip route add` has protocol boot: it stays, and the apply fails its verification
+# with a message that does not say why.
+BOOT_ROUTE_HINT = (
+    "in %s nmstate removes only routes of protocol static or kernel; a route added by "
+    "'ip route add' without 'proto static' (protocol boot) stays. Remove that route with "
+    "'ip route del', or add routes with 'proto static'" % MODE
+)
+
+
+def explain(error):
+    """Add to a kernel-mode apply's NmstateError what nmstate's own message leaves out."""
+    message = error.message or ""
+    if "absent route" in message and "still found after apply" in message:
+        error.message = "%s (%s)" % (message, BOOT_ROUTE_HINT)
+    return error

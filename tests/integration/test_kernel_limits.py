@@ -102,3 +102,40 @@ def test_the_collection_refuses_them_up_front_naming_the_mode_and_fields(kernel_
         assert field in result["msg"], result["msg"]
     assert result["error_category"] == "not_supported"
     assert limit_view(kernel_node) == before
+
+
+ROUTE = "198.51.100.0/24"
+ROUTE_VIA = f"{ROUTE} via 10.231.78.1 dev eth1"
+
+
+def test_a_route_added_without_proto_static_fails_its_removal_with_a_hint(kernel_node, playbook):
+    """nmstate's kernel backend leaves a `proto boot` route (a plain `ip route add`) in place;
+    the failure says why, and the same route added with `proto static`, as the hint advises,
+    goes."""
+    absent = {
+        "routes": {
+            "config": [{"destination": ROUTE, "next-hop-interface": "eth1", "state": "absent"}]
+        }
+    }
+    kernel_node.run("ip addr replace 10.231.78.252/24 dev eth1")
+    try:
+        kernel_node.run(f"ip route replace {ROUTE_VIA} proto boot")
+        run = playbook(
+            "apply.yml", {"desired_by_host": {kernel_node.name: absent}}, limit=kernel_node.name
+        )
+        result = run.result(kernel_node.name, "Apply")
+        assert result["_status"] == "failed", result
+        assert "still found after apply" in result["msg"], result["msg"]
+        assert "protocol boot" in result["msg"] and "proto static" in result["msg"]
+        assert ROUTE in kernel_node.run("ip route").stdout
+
+        kernel_node.run(f"ip route replace {ROUTE_VIA} proto static")
+        run = playbook(
+            "apply.yml", {"desired_by_host": {kernel_node.name: absent}}, limit=kernel_node.name
+        )
+        assert run.result(kernel_node.name, "Apply")["_status"] != "failed", run.results
+        assert ROUTE not in kernel_node.run("ip route").stdout
+    finally:
+        kernel_node.run(
+            f"ip route del {ROUTE} || true; ip addr del 10.231.78.252/24 dev eth1 || true"
+        )

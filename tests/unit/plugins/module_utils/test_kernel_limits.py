@@ -72,3 +72,19 @@ def test_what_the_kernel_backend_does_passes(desired):
 def test_every_limit_is_named_at_once():
     desired = eth1(description="x", ipv4={"dhcp": True})
     assert len(limits.limits(desired, CURRENT)) == 2
+
+
+def test_a_route_that_kernel_mode_cannot_remove_is_explained():
+    from ansible_collections.nodenet.nmstate.plugins.module_utils.nmstate_errors import (
+        NmstateError,
+    )
+
+    message = (
+        "Desired absent route state: absent destination: 198.51.100.0/24 still found after "
+        "apply: destination: 198.51.100.0/24 table-id: 254"
+    )
+    error = limits.explain(NmstateError(message, "verification_failed", "VerificationError"))
+    assert error.message.startswith(message) and "proto static" in error.message
+    assert "protocol boot" in error.to_result()["msg"]
+    other = limits.explain(NmstateError("eth1.mtu desire 1400, current 1500"))
+    assert other.message == "eth1.mtu desire 1400, current 1500"

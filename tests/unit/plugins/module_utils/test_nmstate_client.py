@@ -200,6 +200,20 @@ def test_nmstatectl_errors_are_parsed_from_its_output(kind, category):
     assert raised.value.message == "Invalid IPv4 prefix '40'"
 
 
+def test_a_kernel_mode_route_that_stays_is_explained_only_in_kernel_mode():
+    err = (
+        "NmstateError: VerificationError: Desired absent route state: absent destination: "
+        "198.51.100.0/24 still found after apply: destination: 198.51.100.0/24\n"
+    )
+    for kernel_only, explained in ((True, True), (False, False)):
+        module = FakeModule([(1, "", err)])
+        client = nc.NmstatectlClient("/usr/sbin/nmstatectl", module.run_command)
+        with pytest.raises(nc.NmstateError) as raised:
+            client.apply(STATE, kernel_only=kernel_only)
+        assert ("proto static" in raised.value.message) is explained, raised.value.message
+        assert raised.value.message.startswith("Desired absent route")
+
+
 def test_nmstatectl_failure_without_nmstate_error_line_keeps_its_output():
     module = FakeModule([(101, "", "thread 'main' panicked at src/lib.rs")])
     client = nc.NmstatectlClient("/usr/sbin/nmstatectl", module.run_command)
