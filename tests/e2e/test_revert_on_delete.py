@@ -43,6 +43,12 @@ def addressed_bridge(name, ip):
     }
 
 
+def policy_of(enactment: str) -> str:
+    """The policy of an enactment `<node>.<policy>`: policy names are DNS labels (no dot),
+    node names may have dots."""
+    return enactment.rsplit(".", 1)[1]
+
+
 def policy_uid(api, name):
     return read_policy(api, name)["metadata"]["uid"]
 
@@ -50,7 +56,7 @@ def policy_uid(api, name):
 def signed_revert_state(lab, api, enactment, state=None):
     state = states.cut_management() if state is None else state
     key = signing.signing_key(lab.state_dir / "keys" / "id_ed25519")
-    uid = policy_uid(api, enactment.split(".", 1)[1])
+    uid = policy_uid(api, policy_of(enactment))
     signature = signing.sign(key, enactment, uid, state)
     return {"status": {"revertState": state, signing.FIELD: signature}}
 
@@ -58,7 +64,7 @@ def signed_revert_state(lab, api, enactment, state=None):
 def delete_over_revert_state(api, process, enactment, status, timeout, what):
     """Replace the enactment's revertState by `status` (a status patch), delete its policy, wait
     until the policy is gone; returns the policy's Events."""
-    policy = enactment.split(".", 1)[1]
+    policy = policy_of(enactment)
     custom = client.CustomObjectsApi(api)
     custom.patch_cluster_custom_object_status(*NNCE, enactment, {"status": {"revertState": None}})
     custom.patch_cluster_custom_object_status(*NNCE, enactment, status)
