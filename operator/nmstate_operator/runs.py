@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.k8s_node import (
     valid_node_name,
 )
 
-from . import journal, metrics
+from . import host_key_check, journal, metrics
 from .config import Config
 from .known_hosts import KnownHosts
 
@@ -212,17 +213,31 @@ def write_data_files(data_dir: Path, data_files: dict[str, object]) -> dict[str,
     }
 
 
-def ssh_args(config: Config) -> str:
+def host_key_options(config: Config) -> list[str]:
     """Host keys are always checked: against the admin's known_hosts, or against the keys
-    recorded the first time each node answered."""
+    recorded the first time each node answered. Unhashed, so that keys accepted on first use
+    can be read back by Node name."""
     checking = "yes" if config.host_key_policy == "strict" else "accept-new"
-    # Unhashed, so that keys accepted on first use can be read back by Node name. A shared
-    # connection to a node that rebooted or dropped off the network sends no reset: keepalives
-    # end it within 15 s instead of TCP's many minutes, so the next run connects afresh.
-    return (
-        "-o ControlMaster=auto -o ControlPersist=60s -o HashKnownHosts=no "
-        "-o ServerAliveInterval=5 -o ServerAliveCountMax=3 "
-        f"-o StrictHostKeyChecking={checking} -o UserKnownHostsFile={config.known_hosts_file()}"
+    return [
+        "-o",
+        "HashKnownHosts=no",
+        "-o",
+        f"StrictHostKeyChecking={checking}",
+        "-o",
+        f"UserKnownHostsFile={config.known_hosts_file()}",
+    ]
+
+
+def ssh_args(config: Config) -> str:
+    # A shared connection to a node that rebooted or dropped off the network sends no reset:
+    # keepalives end it within 15 s instead of TCP's many minutes, so the next run connects
+    # afresh.
+    return " ".join(
+        [
+            "-o ControlMaster=auto -o ControlPersist=60s",
+            "-o ServerAliveInterval=5 -o ServerAliveCountMax=3",
+            *host_key_options(config),
+        ]
     )
 
 
@@ -321,6 +336,7 @@ def run_playbook(
     finally:
         # The state files may hold secrets: they live only as long as the run.
         shutil.rmtree(private / "data", ignore_errors=True)
+    confirm_lost_host_key_refusals(config, nodes, collector.hosts)
     duration = time.monotonic() - started
     metrics.RUN_DURATION.labels(playbook).observe(duration)
     ok = sorted(name for name, outcome in collector.hosts.items() if outcome.ok)
@@ -333,6 +349,32 @@ def run_playbook(
         duration,
         _stdout_tail(runner),
     )
+
+
+def confirm_lost_host_key_refusals(
+    config: Config, nodes: dict[str, str], outcomes: dict[str, HostOutcome]
+) -> None:
+    """Nodes whose failure lost ssh's own words: ssh is asked again whether it refuses their
+    host key, and a refusal is recorded as such (see host_key_check)."""
+    lost = [
+        node
+        for node, outcome in outcomes.items()
+        if outcome.unreachable and host_key_check.answer_was_lost(outcome.failures)
+    ]
+    if not lost:
+        return
+    key, options = str(usable_private_key(config)), host_key_options(config)
+
+    def refused(node: str) -> bool:
+        return host_key_check.ssh_refuses_host_key(
+            nodes[node], inventory_name(node), config.ssh_user, key, options
+        )
+
+    with ThreadPoolExecutor(max_workers=min(len(lost), config.forks)) as pool:
+        verdicts = dict(zip(lost, pool.map(refused, lost), strict=True))
+    for node, is_refused in verdicts.items():
+        if is_refused:
+            outcomes[node].failures.append(f"{HOST_KEY_REFUSED} (ssh, asked again)")
 
 
 def without_known_host_key(config: Config, nodes: list[str]) -> dict[str, HostOutcome]:

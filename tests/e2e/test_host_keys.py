@@ -4,9 +4,10 @@ operator keeps node state (the NNS), survives a restart, and a different key is 
 from __future__ import annotations
 
 from nmstate_operator import config as operator_config
+from nmstate_operator import host_key_check
 from nmstate_operator.host_keys import TrustOnFirstUse
 from nmstate_operator.playbooks import HOST_KEY_REASON, Playbooks
-from nmstate_operator.runs import inventory_name
+from nmstate_operator.runs import host_key_options, inventory_name
 
 
 class RecordingNns:
@@ -55,3 +56,25 @@ def test_the_first_key_is_recorded_kept_across_a_restart_and_a_new_one_refused(
     report = again.report({node.name: other.address})[node.name]
     assert report.report is None and report.reason == HOST_KEY_REASON, report
     assert nns.host_keys[node.name] == recorded, "the recorded key never changes"
+
+
+def test_ssh_asked_again_refuses_a_changed_key_and_accepts_the_known_one(lab, tmp_path):
+    """What the operator asks ssh when Ansible lost ssh's answer (host_key_check): the real
+    sshd's key against a known_hosts that holds it, and one that holds another node's."""
+    node, other = lab.nodes[0], lab.nodes[1]
+    lines = (lab.state_dir / "known_hosts").read_text().splitlines()
+    line_of = {line.split()[0]: line for line in lines}
+    private_key = str(lab.state_dir / "keys" / "id_ed25519")
+    for holder, refused in ((node, False), (other, True)):
+        known = tmp_path / f"known_hosts-{holder.name}"
+        known.write_text(f"{node.name} {line_of[holder.name].split(' ', 1)[1]}\n")
+        flags = ["--collections-path", str(tmp_path), "--runner-dir", str(tmp_path / "r")]
+        config = operator_config.parse(
+            [*flags, "--ssh-private-key", private_key, "--known-hosts", str(known)]
+        )
+        assert (
+            host_key_check.ssh_refuses_host_key(
+                node.address, node.name, "root", private_key, host_key_options(config)
+            )
+            is refused
+        ), holder.name

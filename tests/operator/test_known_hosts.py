@@ -6,6 +6,8 @@ import hmac
 from types import SimpleNamespace
 
 import nmstate_operator.runs as runs
+import pytest
+from nmstate_operator import host_key_check
 from nmstate_operator.config import Config
 from nmstate_operator.known_hosts import KnownHosts
 from nmstate_operator.playbooks import apply_outcome
@@ -63,3 +65,43 @@ def test_a_strict_run_leaves_out_the_nodes_without_a_known_key(tmp_path, monkeyp
     tofu = Config(tmp_path, tmp_path / "runner", key, host_key_policy="trust-on-first-use")
     runs.run_playbook(tofu, "p", nodes, "report")
     assert started[-1] is None, "trusting on first use, an unknown key is ssh's to accept"
+
+
+LOST = 'Task failed: Data could not be sent to remote host "10.0.0.2". Make sure this host can be reached over SSH.'
+
+
+def test_only_a_broken_pipe_without_sshs_words_is_asked_again():
+    assert host_key_check.answer_was_lost([LOST])
+    assert not host_key_check.answer_was_lost([LOST + ": ssh: connect to host: No route to host"])
+    assert not host_key_check.answer_was_lost([f"{LOST} Host key verification failed."])
+    assert not host_key_check.answer_was_lost(["unreachable"])
+
+
+def test_a_lost_refusal_is_recorded_as_one_after_asking_ssh(tmp_path, monkeypatch):
+    key = tmp_path / "key"
+    key.write_text("key")
+    key.chmod(0o600)
+    config = Config(tmp_path, tmp_path / "runner", key, host_key_policy="trust-on-first-use")
+    asked = []
+
+    def refuses(address, alias, user, private_key, options):
+        asked.append((address, alias))
+        return alias == "n1"
+
+    monkeypatch.setattr(host_key_check, "ssh_refuses_host_key", refuses)
+    outcomes = {
+        "n1": runs.HostOutcome(ok=False, unreachable=True, failures=[LOST]),
+        "n2": runs.HostOutcome(ok=False, unreachable=True, failures=[LOST]),
+        "n3": runs.HostOutcome(ok=False, unreachable=True, failures=["ssh: connect: refused"]),
+        "n4": runs.HostOutcome(),
+    }
+    nodes = {name: f"10.0.0.{i}" for i, name in enumerate(outcomes, 1)}
+    runs.confirm_lost_host_key_refusals(config, nodes, outcomes)
+    assert sorted(asked) == [("10.0.0.1", "n1"), ("10.0.0.2", "n2")]
+    assert outcomes["n1"].host_key_rejected
+    assert not outcomes["n2"].host_key_rejected and outcomes["n2"].unreachable
+
+
+def test_ssh_is_never_asked_about_what_is_not_an_address(monkeypatch):
+    monkeypatch.setattr(host_key_check.subprocess, "run", lambda *a, **k: pytest.fail("ran"))
+    assert not host_key_check.ssh_refuses_host_key("-oProxyCommand=x", "n1", "root", "/k", [])
