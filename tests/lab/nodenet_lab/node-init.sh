@@ -18,7 +18,8 @@ mount -t tmpfs -o mode=755 tmpfs /run
 # The node's own /root, kept across its reboots like a disk: a session must not run the host's
 # shell start-up (the host's pyenv took a lock there that a node reboot left behind, and every
 # session on every node then waited 60 s for it), and what Ansible leaves in ~ stays on the node.
-mkdir -p -m 700 "$dir/root"
+mkdir -p "$dir/root"
+chmod 700 "$dir/root"
 mount --bind "$dir/root" /root
 mkdir -p /run/sshd /run/dbus /run/NetworkManager
 # The node's /etc is the host's, copy-on-write into /run: what the node writes there (its
