@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 from pathlib import Path
 
 HASHED_PREFIX = "|1|"
@@ -23,6 +24,7 @@ class KnownHosts:
         self.names: set[str] = set()
         self.hashed: list[tuple[bytes, bytes]] = []  # (salt, HMAC-SHA1 of the name)
         self.matches_any = False  # a pattern or a CA line we do not judge: leave it to ssh
+        self.verdicts: dict[str, bool] = {}  # hashed names cost an HMAC per line: judged once
         for line in lines:
             self._add(line.split())
 
@@ -62,8 +64,28 @@ class KnownHosts:
         """Whether the file may hold a key for `host` (a HostKeyAlias on port 22)."""
         if self.matches_any or host in self.names:
             return True
-        name = host.encode()
-        return any(
-            hmac.compare_digest(hmac.new(salt, name, hashlib.sha1).digest(), digest)
-            for salt, digest in self.hashed
-        )
+        if host not in self.verdicts:
+            name = host.encode()
+            self.verdicts[host] = any(
+                hmac.compare_digest(hmac.new(salt, name, hashlib.sha1).digest(), digest)
+                for salt, digest in self.hashed
+            )
+        return self.verdicts[host]
+
+
+# Every run asks, and a file of 1,000 hashed names takes about 1 s to judge 1,000 nodes: the
+# file is read again, and its verdicts forgotten, only when it changes.
+_read: dict[Path, tuple[tuple[int, int, int], KnownHosts]] = {}
+
+
+def known_hosts_at(path: Path) -> KnownHosts:
+    """The KnownHosts of `path` as it is now, read once per version of the file."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return KnownHosts([])
+    version = (info.st_ino, info.st_mtime_ns, info.st_size)
+    cached = _read.get(path)
+    if cached is None or cached[0] != version:
+        cached = _read[path] = (version, KnownHosts.read(path))
+    return cached[1]

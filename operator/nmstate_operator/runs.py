@@ -30,7 +30,7 @@ from ansible_collections.nodenet.nmstate.plugins.module_utils.k8s_node import (
 
 from . import host_key_check, journal, metrics
 from .config import Config
-from .known_hosts import KnownHosts
+from .known_hosts import known_hosts_at
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,7 @@ def without_known_host_key(config: Config, nodes: list[str]) -> dict[str, HostOu
     they are left out of the run (see known_hosts)."""
     if config.host_key_policy != "strict":
         return {}
-    known = KnownHosts.read(config.known_hosts_file())
+    known = known_hosts_at(config.known_hosts_file())
     return {
         node: HostOutcome(
             ok=False,

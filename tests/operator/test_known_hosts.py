@@ -9,7 +9,7 @@ import nmstate_operator.runs as runs
 import pytest
 from nmstate_operator import host_key_check
 from nmstate_operator.config import Config
-from nmstate_operator.known_hosts import KnownHosts
+from nmstate_operator.known_hosts import KnownHosts, known_hosts_at
 from nmstate_operator.playbooks import apply_outcome
 
 
@@ -36,6 +36,18 @@ def test_patterns_and_authorities_leave_the_judgement_to_ssh():
     for line in ("*.example.com ssh-ed25519 AAAA", "@cert-authority * ssh-ed25519 AAAA"):
         assert KnownHosts([line]).may_know("anything")
     assert KnownHosts(["|1|not base64|x ssh-ed25519 AAAA"]).may_know("anything")
+
+
+def test_the_file_is_read_again_when_it_changes_and_only_then(tmp_path, monkeypatch):
+    path = tmp_path / "known_hosts"
+    assert not known_hosts_at(path).may_know("n1"), "no file: no key known"
+    path.write_text(f"{hashed('n1')} ssh-ed25519 AAAAone\n")
+    first = known_hosts_at(path)
+    assert first.may_know("n1") and not first.may_know("n2")
+    assert known_hosts_at(path) is first, "the same file is not read again"
+    with path.open("a") as known:
+        known.write("n2 ssh-ed25519 AAAAtwo\n")
+    assert known_hosts_at(path).may_know("n2")
 
 
 def test_a_strict_run_leaves_out_the_nodes_without_a_known_key(tmp_path, monkeypatch):
